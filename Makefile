@@ -1,0 +1,38 @@
+# rmaplab: `make run` (the main job) and `make test` (the test suite).
+# Each first installs the Debian packages it needs (only those missing), then builds.
+
+BUILD ?= build
+JOBS ?= $(shell nproc)
+SHARED ?= $(abspath ../shared)
+DEBS := cmake ninja-build g++ ccache libfmt-dev nlohmann-json3-dev libcli11-dev \
+        libgtest-dev librapidcheck-dev
+
+.PHONY: all deps configure build run test clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root to install:$$missing" >&2; exit 1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD) -G Ninja -DRMAPLAB_SHARED_DIR=$(SHARED)
+
+configure: deps $(BUILD)/build.ninja
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/rmaplab check $(SHARED)/scenarios tests/scenarios tests/regress --scheme all
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,92 @@
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "commands.h"
+#include "rmaplab/scenario.h"
+#include "scenario/interpreter.h"
+
+namespace rmaplab::cli {
+
+Runner AddCheck(CLI::App& app) {
+  struct Opts {
+    std::vector<std::string> inputs;
+    std::string scheme = "linux";
+    bool verbose = false;
+  };
+  auto o = std::make_shared<Opts>();
+  app.add_option("FILE_OR_DIR", o->inputs, "Scenario files or folders of *.rmap")->required();
+  app.add_option("--scheme", o->scheme, "A scheme, a comma-separated list, or 'all'");
+  app.add_flag("-v,--verbose", o->verbose, "Print every failure message");
+  app.footer("Exit status: 0 clean, 1 a walk missed a mapping or an invariant failed, "
+             "2 bad input.");
+  return [o] {
+    bool ok = true;
+    auto files = CollectScenarios(o->inputs, &ok);
+    auto schemes = ResolveSchemes(o->scheme, &ok);
+    if (!ok) return 2;
+    std::vector<Scenario> scenarios;
+    for (const auto& f : files) {
+      ScriptError err;
+      auto sc = ParseScenarioFile(f, &err);
+      if (!sc) {
+        std::fprintf(stderr, "%s\n", err.str().c_str());
+        return 2;
+      }
+      scenarios.push_back(std::move(*sc));
+    }
+    bool failed = false;
+    std::vector<std::string> summary;
+    for (const auto& scheme : schemes) {
+      std::printf("scheme %s\n", scheme.c_str());
+      std::printf("  %-36s %6s %7s %9s %7s %9s %9s\n", "scenario", "stmts", "walks",
+                  "visited", "misses", "false+", "inv.fail");
+      OracleReport total;
+      int64_t stmts = 0;
+      for (const auto& sc : scenarios) {
+        SimOptions opt;
+        opt.scheme = scheme;
+        opt.check_each_statement = true;
+        SimResult res;
+        std::string error;
+        if (!RunSim(sc, opt, &res, &error)) {
+          std::fprintf(stderr, "rmaplab check: %s\n", error.c_str());
+          return 2;
+        }
+        const OracleReport& r = res.oracle;
+        std::string name = std::filesystem::path(sc.path).stem().string();
+        std::printf("  %-36s %6lld %7lld %9lld %7lld %9lld %9lld%s\n", name.c_str(),
+                    (long long)res.statements, (long long)r.walks, (long long)r.candidates,
+                    (long long)r.misses, (long long)r.false_positives,
+                    (long long)r.invariant_failures,
+                    (r.misses || r.invariant_failures) ? "  FAIL" : "");
+        if (r.misses || r.invariant_failures) {
+          failed = true;
+          size_t shown = 0;
+          for (const auto& m : r.messages) {
+            if (!o->verbose && shown++ >= 3) break;
+            std::printf("      %s\n", m.c_str());
+          }
+        }
+        stmts += res.statements;
+        total.walks += r.walks;
+        total.candidates += r.candidates;
+        total.misses += r.misses;
+        total.false_positives += r.false_positives;
+        total.invariant_failures += r.invariant_failures;
+      }
+      std::printf("  %-36s %6lld %7lld %9lld %7lld %9lld %9lld\n\n", "total", (long long)stmts,
+                  (long long)total.walks, (long long)total.candidates, (long long)total.misses,
+                  (long long)total.false_positives, (long long)total.invariant_failures);
+      summary.push_back(fmt::format("{}: {} scenarios, {} walks, {} misses, {} invariant failures",
+                                    scheme, scenarios.size(), total.walks, total.misses,
+                                    total.invariant_failures));
+    }
+    for (const auto& s : summary) std::printf("check %s\n", s.c_str());
+    return failed ? 1 : 0;
+  };
+}
+
+}  // namespace rmaplab::cli

@@ -1,0 +1,68 @@
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "commands.h"
+#include "rmap/registry.h"
+
+namespace rmaplab::cli {
+
+namespace fs = std::filesystem;
+
+bool ReadFile(const std::string& path, std::string* out, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = path + ": cannot open";
+    return false;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+std::vector<std::string> CollectScenarios(const std::vector<std::string>& args, bool* ok) {
+  std::vector<std::string> out;
+  *ok = true;
+  for (const std::string& a : args) {
+    std::error_code ec;
+    if (fs::is_directory(a, ec)) {
+      std::vector<std::string> here;
+      for (const auto& e : fs::directory_iterator(a, ec))
+        if (e.is_regular_file() && e.path().extension() == ".rmap") here.push_back(e.path().string());
+      std::sort(here.begin(), here.end());
+      out.insert(out.end(), here.begin(), here.end());
+    } else if (fs::is_regular_file(a, ec)) {
+      out.push_back(a);
+    } else {
+      std::fprintf(stderr, "rmaplab: %s: no such file or directory\n", a.c_str());
+      *ok = false;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> ResolveSchemes(const std::string& spec, bool* ok) {
+  std::vector<std::string> out;
+  *ok = true;
+  if (spec == "all") {
+    for (const auto& s : ListSchemes()) out.push_back(s.name);
+    return out;
+  }
+  std::stringstream ss(spec);
+  std::string name;
+  while (std::getline(ss, name, ',')) {
+    if (name.empty()) continue;
+    if (!CreateScheme(name)) {
+      std::fprintf(stderr, "rmaplab: unknown scheme '%s' (see 'rmaplab schemes')\n", name.c_str());
+      *ok = false;
+    }
+    out.push_back(name);
+  }
+  if (out.empty()) *ok = false;
+  return out;
+}
+
+}  // namespace rmaplab::cli

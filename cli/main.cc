@@ -1,0 +1,33 @@
+// rmaplab: one binary, perf-style subcommands.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <map>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"rmaplab: a laboratory for Linux anonymous-memory reverse mapping"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Help for every subcommand");
+  std::map<CLI::App*, rmaplab::cli::Runner> runners;
+  auto add = [&](const char* name, const char* what,
+                 rmaplab::cli::Runner (*fn)(CLI::App&)) {
+    CLI::App* sub = app.add_subcommand(name, what);
+    runners[sub] = fn(*sub);
+  };
+  add("sim", "Run a scenario in the model and print its observation (JSON)", rmaplab::cli::AddSim);
+  add("check", "Check schemes' rmap walks against the oracle after every statement",
+      rmaplab::cli::AddCheck);
+  add("diff", "Compare two observations under the spec's equality rule", rmaplab::cli::AddDiff);
+  add("schemes", "List the rmap schemes", rmaplab::cli::AddSchemes);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  for (auto& [sub, run] : runners)
+    if (sub->parsed()) return run();
+  return 2;
+}

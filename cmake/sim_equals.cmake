@@ -1,0 +1,11 @@
+# Runs `rmaplab sim` on SCENARIO and `rmaplab diff` against EXPECTED.
+get_filename_component(outdir ${OUT} DIRECTORY)
+file(MAKE_DIRECTORY ${outdir})
+execute_process(COMMAND ${RMAPLAB} sim ${SCENARIO} --scheme linux -o ${OUT} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "rmaplab sim failed (${rc}) on ${SCENARIO}")
+endif()
+execute_process(COMMAND ${RMAPLAB} diff ${EXPECTED} ${OUT} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "sim differs from the real kernel on ${SCENARIO}")
+endif()

@@ -1,0 +1,59 @@
+// A sparse page table: vpn -> pfn, in 512-entry leaf tables like x86_64 PTE pages.
+//
+// A PTE holds only a frame number (kNoPfn = none, kZeroPfn = the zero page). Write
+// protection is not stored: the fault path derives COW/reuse from the folio's state,
+// which gives the same outcome as the kernel's write-protected PTEs (docs/model.md).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "core/types.h"
+
+namespace rmaplab {
+
+class PageTable {
+ public:
+  static constexpr unsigned kShift = 9;
+  static constexpr uint64_t kEntries = 1u << kShift;
+
+  Pfn Get(Vpn vpn) const;
+  // Sets the PTE; setting kNoPfn clears it. Returns the old value.
+  Pfn Set(Vpn vpn, Pfn pfn);
+  uint64_t present() const { return present_; }
+  // The present PTEs in [start, end), ascending.
+  std::vector<std::pair<Vpn, Pfn>> Collect(Vpn start, Vpn end) const;
+
+  // Calls fn(vpn, pfn) for every present PTE in [start, end) in ascending order.
+  // fn must not modify the table (collect first: Collect()).
+  template <typename Fn>
+  void ForEach(Vpn start, Vpn end, Fn&& fn) const;
+
+ private:
+  struct Leaf {
+    std::array<Pfn, kEntries> pte{};
+    uint32_t present = 0;
+  };
+  std::map<uint64_t, std::unique_ptr<Leaf>> leaves_;
+  uint64_t present_ = 0;
+};
+
+template <typename Fn>
+void PageTable::ForEach(Vpn start, Vpn end, Fn&& fn) const {
+  if (start >= end) return;
+  for (auto it = leaves_.lower_bound(start >> kShift);
+       it != leaves_.end() && (it->first << kShift) < end; ++it) {
+    const Leaf& leaf = *it->second;
+    Vpn base = it->first << kShift;
+    uint64_t from = start > base ? start - base : 0;
+    uint64_t to = end - base < kEntries ? end - base : kEntries;
+    for (uint64_t i = from; i < to; ++i)
+      if (leaf.pte[i] != kNoPfn) fn(base + i, leaf.pte[i]);
+  }
+}
+
+}  // namespace rmaplab

@@ -1,0 +1,47 @@
+// The oracle: the true reverse map, built by brute force from every page table, and
+// the check of a scheme's rmap walks against it.
+//
+// A walk misses when a PTE that maps the folio is not among its candidates; candidates
+// that do not map the folio are false positives (the walk's wasted work, not an error).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/model.h"
+#include "rmap/scheme.h"
+
+namespace rmaplab {
+
+struct WalkResult {
+  std::vector<std::pair<const Mm*, Vpn>> found;   // candidates that map the folio
+  std::vector<std::pair<const Mm*, Vpn>> missed;  // true mappings the walk did not find
+  int64_t candidates = 0;
+  int64_t false_positives = 0;
+  int64_t bad_candidates = 0;  // candidates naming a VMA that does not exist
+  WalkCost cost;
+};
+
+struct OracleReport {
+  int64_t checks = 0;            // oracle passes (one per statement under `check`)
+  int64_t walks = 0;
+  int64_t candidates = 0;
+  int64_t misses = 0;
+  int64_t false_positives = 0;
+  int64_t invariant_failures = 0;
+  std::vector<int64_t> visited_per_walk;  // for distributions
+  std::vector<std::string> messages;      // the first few failures, in plain words
+  void Note(std::string msg);
+};
+
+class Oracle {
+ public:
+  // Walks one folio with the model's scheme and compares with the page tables.
+  static WalkResult Walk(const Model& model, const Folio& folio);
+  // Walks every live anon folio and checks every invariant (core and scheme).
+  // `where` prefixes messages (e.g. "line 7").
+  static void CheckAll(const Model& model, const std::string& where, OracleReport* report);
+};
+
+}  // namespace rmaplab

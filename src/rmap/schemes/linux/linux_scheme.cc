@@ -1,0 +1,319 @@
+#include "rmap/schemes/linux/linux_scheme.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cassert>
+#include <unordered_map>
+
+#include "core/model.h"
+#include "rmap/registry.h"
+
+namespace rmaplab::linux_rmap {
+
+RMAPLAB_REGISTER_SCHEME(LinuxScheme, "linux");
+
+namespace {
+AnonVma* AV(AnonVmaBase* b) { return static_cast<AnonVma*>(b); }
+const AnonVma* AV(const AnonVmaBase* b) { return static_cast<const AnonVma*>(b); }
+}  // namespace
+
+LinuxScheme::~LinuxScheme() {
+  // Objects of processes still alive when the model is destroyed.
+  for (AnonVma* av : live_) {
+    for (Avc* avc : av->rb_root) delete avc;
+    delete av;
+  }
+}
+
+LinuxVmaState& LinuxScheme::State(Vma& vma) {
+  if (!vma.rmap) vma.rmap = new LinuxVmaState();
+  return *static_cast<LinuxVmaState*>(vma.rmap);
+}
+
+const std::deque<Avc*>* LinuxScheme::Chain(const Vma& vma) {
+  return vma.rmap ? &static_cast<const LinuxVmaState*>(vma.rmap)->chain : nullptr;
+}
+
+size_t LinuxScheme::chain_len(const Vma* vma) {
+  const auto* c = Chain(*vma);
+  return c ? c->size() : 0;
+}
+
+bool LinuxScheme::vma_is_fork_child(const Vma* vma) {
+  return vma && vma->anon_vma && chain_len(vma) != 1;
+}
+
+// anon_vma_alloc(): refcount 1, root = self (set by callers), no children yet.
+AnonVma* LinuxScheme::anon_vma_alloc() {
+  auto* av = new AnonVma();
+  av->refcount = 1;
+  av->root = av;
+  av->parent = av;
+  av->id = next_av_id_++;
+  av_stats_.OnAlloc();
+  live_.insert(av);
+  return av;
+}
+
+void LinuxScheme::anon_vma_free(AnonVma* av) {
+  assert(av->rb_root.empty());
+  live_.erase(av);
+  av_stats_.OnFree();
+  delete av;
+}
+
+// put_anon_vma() / __put_anon_vma(): a freed non-root drops its root reference.
+void LinuxScheme::put_anon_vma(AnonVma* av) {
+  if (--av->refcount > 0) return;
+  AnonVma* root = av->root;
+  anon_vma_free(av);
+  if (root != av && --root->refcount == 0) anon_vma_free(root);
+}
+
+Avc* LinuxScheme::anon_vma_chain_alloc() {
+  auto* avc = new Avc();
+  avc->id = next_avc_id_++;
+  avc_stats_.OnAlloc();
+  return avc;
+}
+
+void LinuxScheme::anon_vma_chain_free(Avc* avc) {
+  avc_stats_.OnFree();
+  delete avc;
+}
+
+// anon_vma_chain_link(): head of the VMA's chain, into the anon_vma's interval tree.
+void LinuxScheme::anon_vma_chain_link(Vma& vma, Avc* avc, AnonVma* av) {
+  avc->vma = &vma;
+  avc->anon_vma = av;
+  avc->start = vma.vm_pgoff;
+  avc->last = vma.vm_pgoff + vma.pages() - 1;
+  State(vma).chain.push_front(avc);
+  av->rb_root.insert(avc);
+}
+
+// anon_vma_compatible() + the list_is_singular() test of reusable_anon_vma().
+AnonVma* LinuxScheme::reusable_anon_vma(const Vma& old, const Vma& a, const Vma& b) const {
+  bool compatible = a.vm_end == b.vm_start && a.vm_file == b.vm_file &&
+                    !((a.vm_flags ^ b.vm_flags) & ~(VM_ACCESS_FLAGS | VM_SOFTDIRTY)) &&
+                    b.vm_pgoff == a.vm_pgoff + (b.vm_start - a.vm_start);
+  if (compatible && old.anon_vma && chain_len(&old) == 1) return AV(old.anon_vma);
+  return nullptr;
+}
+
+// find_mergeable_anon_vma() (mm/vma.c): the next VMA first, then the previous one.
+AnonVma* LinuxScheme::find_mergeable_anon_vma(const Vma& vma) const {
+  if (Vma* next = model_->vma_next(vma); next && next->vm_start == vma.vm_end) {
+    if (AnonVma* av = reusable_anon_vma(*next, vma, *next)) return av;
+  }
+  if (Vma* prev = model_->vma_prev(vma)) return reusable_anon_vma(*prev, *prev, vma);
+  return nullptr;
+}
+
+// __anon_vma_prepare().
+int LinuxScheme::anon_vma_prepare(Vma& vma) {
+  assert(!vma.anon_vma);
+  Avc* avc = anon_vma_chain_alloc();
+  AnonVma* av = find_mergeable_anon_vma(vma);
+  if (!av) {
+    av = anon_vma_alloc();
+    av->num_children++;  // self-parent link for a new root
+  }
+  vma.anon_vma = av;
+  anon_vma_chain_link(vma, avc, av);
+  av->num_active_vmas++;
+  return 0;
+}
+
+// anon_vma_clone(): one AVC per AVC of src, oldest first. With dst.anon_vma null and
+// src.anon_vma set (only from anon_vma_fork()), the first anon_vma with no active VMA
+// and fewer than two children is reused as dst's own.
+int LinuxScheme::anon_vma_clone(Vma& dst, const Vma& src) {
+  const auto* chain = Chain(src);
+  if (!chain) return 0;
+  for (auto it = chain->rbegin(); it != chain->rend(); ++it) {
+    AnonVma* av = (*it)->anon_vma;
+    anon_vma_chain_link(dst, anon_vma_chain_alloc(), av);
+    if (!dst.anon_vma && src.anon_vma && av->num_children < 2 && av->num_active_vmas == 0)
+      dst.anon_vma = av;
+  }
+  if (dst.anon_vma) AV(dst.anon_vma)->num_active_vmas++;
+  return 0;
+}
+
+// anon_vma_fork().
+int LinuxScheme::anon_vma_fork(Vma& dst, const Vma& src) {
+  if (!src.anon_vma) return 0;
+  dst.anon_vma = nullptr;
+  anon_vma_clone(dst, src);
+  if (dst.anon_vma) return 0;  // an idle anon_vma was reused
+  AnonVma* av = anon_vma_alloc();
+  av->num_active_vmas++;
+  Avc* avc = anon_vma_chain_alloc();
+  AnonVma* pav = AV(src.anon_vma);
+  av->root = pav->root;
+  av->parent = pav;
+  av->root->refcount++;  // get_anon_vma(root)
+  dst.anon_vma = av;
+  anon_vma_chain_link(dst, avc, av);
+  av->parent->num_children++;
+  return 0;
+}
+
+// unlink_anon_vmas(): newest to oldest; anon_vmas whose tree empties are put after.
+void LinuxScheme::unlink_anon_vmas(Vma& vma) {
+  if (!vma.rmap) {
+    assert(!vma.anon_vma);
+    return;
+  }
+  auto& chain = State(vma).chain;
+  std::deque<Avc*> kept;
+  for (Avc* avc : chain) {
+    AnonVma* av = avc->anon_vma;
+    av->rb_root.erase(avc);
+    if (av->rb_root.empty()) {
+      av->parent->num_children--;
+      kept.push_back(avc);
+      continue;
+    }
+    anon_vma_chain_free(avc);
+  }
+  chain.clear();
+  if (vma.anon_vma) {
+    AV(vma.anon_vma)->num_active_vmas--;
+    vma.anon_vma = nullptr;
+  }
+  for (Avc* avc : kept) {
+    put_anon_vma(avc->anon_vma);
+    anon_vma_chain_free(avc);
+  }
+}
+
+void LinuxScheme::vm_area_free(Vma& vma) {
+  auto* st = static_cast<LinuxVmaState*>(vma.rmap);
+  assert(!st || st->chain.empty());
+  delete st;
+  vma.rmap = nullptr;
+}
+
+// is_mergeable_anon_vma() with the 6.16 three cases and the 6.18.y copied_from check.
+bool LinuxScheme::is_mergeable_anon_vma(const Vma& tgt, const AnonVmaBase* src_anon,
+                                        const Vma* src, const Vma* copied_from) const {
+  const AnonVmaBase* tgt_anon = tgt.anon_vma;
+  if (!tgt_anon && src_anon)  // case 1: we will dup_anon_vma() from src into tgt
+    return !vma_is_fork_child(src) && !vma_is_fork_child(copied_from);
+  if (tgt_anon && !src_anon)  // case 2: we will use tgt's anon_vma
+    return !vma_is_fork_child(&tgt);
+  return src_anon == tgt_anon;  // case 3: already shared (or both unfaulted)
+}
+
+// anon_vma_interval_tree_pre_update_vma(): out of every tree before the range changes.
+void LinuxScheme::vma_pre_update(Vma& vma) {
+  if (!vma.rmap) return;
+  for (Avc* avc : State(vma).chain) avc->anon_vma->rb_root.erase(avc);
+}
+
+void LinuxScheme::vma_post_update(Vma& vma) {
+  if (!vma.rmap) return;
+  for (Avc* avc : State(vma).chain) {
+    avc->start = vma.vm_pgoff;
+    avc->last = vma.vm_pgoff + vma.pages() - 1;
+    avc->anon_vma->rb_root.insert(avc);
+  }
+}
+
+// folio_add_new_anon_rmap(): filed under the VMA's own (newest) anon_vma.
+void LinuxScheme::folio_add_new_anon_rmap(Folio& folio, Vma& vma, Vpn addr) {
+  folio.mapping = vma.anon_vma;
+  folio.index = vma.linear_page_index(addr);
+}
+
+// folio_move_anon_rmap(): narrows future walks to the reusing VMA's own anon_vma.
+void LinuxScheme::folio_move_anon_rmap(Folio& folio, Vma& vma) { folio.mapping = vma.anon_vma; }
+
+// rmap_walk_anon(): the AVCs of folio->mapping's tree whose interval holds the index.
+void LinuxScheme::rmap_walk(const Folio& folio, std::vector<WalkCandidate>* out,
+                            WalkCost* cost) const {
+  const AnonVma* av = AV(folio.mapping);
+  if (cost) cost->locks["anon_vma->root->rwsem(read)"]++;
+  for (const Avc* avc : av->rb_root) {
+    if (avc->start > folio.index) break;
+    if (avc->last < folio.index) continue;
+    if (cost) cost->objects_visited++;
+    const Vma* vma = avc->vma;
+    out->push_back({vma, vma->vm_start + (folio.index - vma->vm_pgoff)});
+  }
+}
+
+std::map<std::string, ObjectStats> LinuxScheme::Objects() const {
+  ObjectStats av = av_stats_, avc = avc_stats_;
+  av.object_bytes = kAnonVmaBytes;
+  avc.object_bytes = kAvcBytes;
+  return {{"anon_vma", av}, {"anon_vma_chain", avc}};
+}
+
+std::string LinuxScheme::DescribeVma(const Vma& vma) const {
+  if (!vma.anon_vma) return fmt::format("anon_vma=- chain={}", chain_len(&vma));
+  return fmt::format("anon_vma=av{} chain={}", AV(vma.anon_vma)->id, chain_len(&vma));
+}
+
+std::vector<std::string> LinuxScheme::CheckInvariants() const {
+  std::vector<std::string> bad;
+  std::unordered_map<const AnonVma*, int64_t> active, children, members;
+  for (const auto& mm : model_->mms()) {
+    for (const auto& [start, v] : mm->vmas) {
+      if (v->anon_vma) {
+        if (!live_.count(AV(v->anon_vma)))
+          bad.push_back(fmt::format("VMA #{}: anon_vma is not live", v->id));
+        active[AV(v->anon_vma)]++;
+      }
+      const auto* chain = Chain(*v);
+      if (v->anon_vma && (!chain || chain->empty()))
+        bad.push_back(fmt::format("VMA #{}: anon_vma set but the chain is empty", v->id));
+      if (!chain) continue;
+      std::set<const AnonVma*> seen;
+      bool has_own = !v->anon_vma;
+      for (const Avc* avc : *chain) {
+        if (avc->vma != v) bad.push_back(fmt::format("VMA #{}: AVC of another VMA", v->id));
+        if (!seen.insert(avc->anon_vma).second)
+          bad.push_back(fmt::format("VMA #{}: two AVCs to av{}", v->id, avc->anon_vma->id));
+        if (avc->anon_vma == v->anon_vma) has_own = true;
+        if (avc->start != v->vm_pgoff || avc->last != v->vm_pgoff + v->pages() - 1)
+          bad.push_back(fmt::format("VMA #{}: AVC key [{:#x},{:#x}] stale", v->id, avc->start,
+                                    avc->last));
+        if (!avc->anon_vma->rb_root.count(const_cast<Avc*>(avc)))
+          bad.push_back(fmt::format("VMA #{}: AVC missing from av{}'s tree", v->id,
+                                    avc->anon_vma->id));
+      }
+      if (!has_own) bad.push_back(fmt::format("VMA #{}: no AVC to its own anon_vma", v->id));
+    }
+  }
+  for (const AnonVma* av : live_) {
+    if (av->parent != av) children[av->parent]++;
+    if (av->root != av) members[av->root]++;
+  }
+  for (const AnonVma* av : live_) {
+    bool is_root = av->root == av;
+    if (av->num_active_vmas != active[av])
+      bad.push_back(fmt::format("av{}: num_active_vmas {} but {} VMAs use it", av->id,
+                                av->num_active_vmas, active[av]));
+    int64_t want_children = children[av] + (is_root && !av->rb_root.empty() ? 1 : 0);
+    if (av->num_children != want_children)
+      bad.push_back(fmt::format("av{}: num_children {} but expected {}", av->id,
+                                av->num_children, want_children));
+    int64_t want_ref = (av->rb_root.empty() ? 0 : 1) + (is_root ? members[av] : 0);
+    if (av->refcount != want_ref || av->refcount <= 0)
+      bad.push_back(fmt::format("av{}: refcount {} but expected {}", av->id, av->refcount,
+                                want_ref));
+    for (const Avc* avc : av->rb_root)
+      if (avc->anon_vma != av) bad.push_back(fmt::format("av{}: foreign AVC in tree", av->id));
+  }
+  model_->folios().ForEachLive([&](const Folio& f) {
+    if (f.kind == FolioKind::kAnon && !live_.count(const_cast<AnonVma*>(AV(f.mapping))))
+      bad.push_back(fmt::format("folio {}: mapping is not a live anon_vma", f.pfn));
+  });
+  return bad;
+}
+
+}  // namespace rmaplab::linux_rmap
