@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
       rmaplab::cli::AddCheck);
   add("diff", "Compare two observations under the spec's equality rule", rmaplab::cli::AddDiff);
   add("schemes", "List the rmap schemes", rmaplab::cli::AddSchemes);
+  add("native", "Run a scenario on the running kernel and print its observation (JSON)",
+      rmaplab::cli::AddNative);
+  add("conform", "Run scenarios natively and in the model and compare them",
+      rmaplab::cli::AddConform);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 #include <unordered_map>
+#include <vector>
 
 #include "core/model.h"
 #include "rmap/registry.h"
@@ -21,7 +22,11 @@ const AnonVma* AV(const AnonVmaBase* b) { return static_cast<const AnonVma*>(b);
 LinuxScheme::~LinuxScheme() {
   // Objects of processes still alive when the model is destroyed.
   for (AnonVma* av : live_) {
-    for (Avc* avc : av->rb_root) delete avc;
+    std::vector<Avc*> avcs;
+    avcs.reserve(av->rb_root.size());
+    av->rb_root.ForEach([&](Avc* avc) { avcs.push_back(avc); });
+    av->rb_root.Clear();
+    for (Avc* avc : avcs) delete avc;
     delete av;
   }
 }
@@ -90,7 +95,7 @@ void LinuxScheme::anon_vma_chain_link(Vma& vma, Avc* avc, AnonVma* av) {
   avc->start = vma.vm_pgoff;
   avc->last = vma.vm_pgoff + vma.pages() - 1;
   State(vma).chain.push_front(avc);
-  av->rb_root.insert(avc);
+  av->rb_root.Insert(avc);
 }
 
 // anon_vma_compatible() + the list_is_singular() test of reusable_anon_vma().
@@ -171,7 +176,7 @@ void LinuxScheme::unlink_anon_vmas(Vma& vma) {
   std::deque<Avc*> kept;
   for (Avc* avc : chain) {
     AnonVma* av = avc->anon_vma;
-    av->rb_root.erase(avc);
+    av->rb_root.Erase(avc);
     if (av->rb_root.empty()) {
       av->parent->num_children--;
       kept.push_back(avc);
@@ -211,7 +216,7 @@ bool LinuxScheme::is_mergeable_anon_vma(const Vma& tgt, const AnonVmaBase* src_a
 // anon_vma_interval_tree_pre_update_vma(): out of every tree before the range changes.
 void LinuxScheme::vma_pre_update(Vma& vma) {
   if (!vma.rmap) return;
-  for (Avc* avc : State(vma).chain) avc->anon_vma->rb_root.erase(avc);
+  for (Avc* avc : State(vma).chain) avc->anon_vma->rb_root.Erase(avc);
 }
 
 void LinuxScheme::vma_post_update(Vma& vma) {
@@ -219,7 +224,7 @@ void LinuxScheme::vma_post_update(Vma& vma) {
   for (Avc* avc : State(vma).chain) {
     avc->start = vma.vm_pgoff;
     avc->last = vma.vm_pgoff + vma.pages() - 1;
-    avc->anon_vma->rb_root.insert(avc);
+    avc->anon_vma->rb_root.Insert(avc);
   }
 }
 
@@ -232,18 +237,23 @@ void LinuxScheme::folio_add_new_anon_rmap(Folio& folio, Vma& vma, Vpn addr) {
 // folio_move_anon_rmap(): narrows future walks to the reusing VMA's own anon_vma.
 void LinuxScheme::folio_move_anon_rmap(Folio& folio, Vma& vma) { folio.mapping = vma.anon_vma; }
 
-// rmap_walk_anon(): the AVCs of folio->mapping's tree whose interval holds the index.
+// rmap_walk_anon(): anon_vma_interval_tree_foreach() over [pgoff_start, pgoff_end], the
+// folio's pages, in (start, id) order; the address is vma_address(vma, pgoff_start,
+// nr_pages) (a large folio straddling vm_start maps from vm_start). objects_visited
+// counts the tree nodes the query touched.
 void LinuxScheme::rmap_walk(const Folio& folio, std::vector<WalkCandidate>* out,
                             WalkCost* cost) const {
   const AnonVma* av = AV(folio.mapping);
   if (cost) cost->locks["anon_vma->root->rwsem(read)"]++;
-  for (const Avc* avc : av->rb_root) {
-    if (avc->start > folio.index) break;
-    if (avc->last < folio.index) continue;
-    if (cost) cost->objects_visited++;
+  const Pgoff pgoff_start = folio.index;
+  const Pgoff pgoff_end = pgoff_start + folio.nr_pages - 1;
+  size_t touched = av->rb_root.ForEachOverlapping(pgoff_start, pgoff_end, [&](Avc* avc) {
     const Vma* vma = avc->vma;
-    out->push_back({vma, vma->vm_start + (folio.index - vma->vm_pgoff)});
-  }
+    Vpn addr = pgoff_start >= vma->vm_pgoff ? vma->vm_start + (pgoff_start - vma->vm_pgoff)
+                                            : vma->vm_start;
+    out->push_back({vma, addr});
+  });
+  if (cost) cost->objects_visited += static_cast<int64_t>(touched);
 }
 
 std::map<std::string, ObjectStats> LinuxScheme::Objects() const {
@@ -282,7 +292,7 @@ std::vector<std::string> LinuxScheme::CheckInvariants() const {
         if (avc->start != v->vm_pgoff || avc->last != v->vm_pgoff + v->pages() - 1)
           bad.push_back(fmt::format("VMA #{}: AVC key [{:#x},{:#x}] stale", v->id, avc->start,
                                     avc->last));
-        if (!avc->anon_vma->rb_root.count(const_cast<Avc*>(avc)))
+        if (!avc->anon_vma->rb_root.Contains(avc))
           bad.push_back(fmt::format("VMA #{}: AVC missing from av{}'s tree", v->id,
                                     avc->anon_vma->id));
       }
@@ -306,8 +316,11 @@ std::vector<std::string> LinuxScheme::CheckInvariants() const {
     if (av->refcount != want_ref || av->refcount <= 0)
       bad.push_back(fmt::format("av{}: refcount {} but expected {}", av->id, av->refcount,
                                 want_ref));
-    for (const Avc* avc : av->rb_root)
+    if (!av->rb_root.Validate())
+      bad.push_back(fmt::format("av{}: interval tree structure is broken", av->id));
+    av->rb_root.ForEach([&](const Avc* avc) {
       if (avc->anon_vma != av) bad.push_back(fmt::format("av{}: foreign AVC in tree", av->id));
+    });
   }
   model_->folios().ForEachLive([&](const Folio& f) {
     if (f.kind == FolioKind::kAnon && !live_.count(const_cast<AnonVma*>(AV(f.mapping))))

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "rmap/interval_tree.h"
 #include "rmap/scheme.h"
 
 namespace rmaplab::linux_rmap {
@@ -30,13 +31,8 @@ struct Avc {
   AnonVma* anon_vma = nullptr;
   Pgoff start = 0;  // interval tree key: first pgoff of vma
   Pgoff last = 0;   // last pgoff of vma (inclusive)
-  uint64_t id = 0;
-};
-
-struct AvcOrder {
-  bool operator()(const Avc* a, const Avc* b) const {
-    return a->start != b->start ? a->start < b->start : a->id < b->id;
-  }
+  uint64_t id = 0;  // breaks ties between equal starts in the tree
+  IntervalNode<Avc> node;  // the kernel's avc->rb (+ rb_subtree_last)
 };
 
 // struct anon_vma. 96 bytes in 6.18.
@@ -46,9 +42,9 @@ struct AnonVma : AnonVmaBase {
   int refcount = 0;
   int64_t num_children = 0;
   int64_t num_active_vmas = 0;
-  // rb_root: the interval tree of AVCs. Modelled as an ordered set; queries visit only
-  // AVCs whose interval overlaps (what an augmented rbtree yields).
-  std::set<Avc*, AvcOrder> rb_root;
+  // rb_root: the interval tree of AVCs, ordered by (start, id), augmented with each
+  // subtree's largest `last` so that a stabbing query touches O(log n + k) nodes.
+  IntervalTree<Avc> rb_root;
   uint64_t id = 0;
 };
 

@@ -1,0 +1,106 @@
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "commands.h"
+#include "native/executor.h"
+#include "rmaplab/observation.h"
+#include "rmaplab/scenario.h"
+#include "scenario/interpreter.h"
+
+namespace rmaplab::cli {
+
+namespace fs = std::filesystem;
+
+Runner AddConform(CLI::App& app) {
+  struct Opts {
+    std::vector<std::string> inputs;
+    std::string scheme = "linux", save;
+    int jobs = 1;
+    double timeout = 60;
+  };
+  auto o = std::make_shared<Opts>();
+  app.add_option("FILE_OR_DIR", o->inputs, "Scenario files or folders of *.rmap")->required();
+  app.add_option("--scheme", o->scheme, "The model's rmap scheme");
+  app.add_option("--jobs,-j", o->jobs, "Scenarios run in parallel")->check(CLI::Range(1, 64));
+  app.add_option("--save", o->save, "Keep both observations of each differing scenario here");
+  app.add_option("--timeout", o->timeout, "Wall-clock limit per native run (s)");
+  app.footer("Exit status: 0 all equal, 1 some differ or failed, 2 bad input.");
+  return [o] {
+    bool ok = true;
+    auto files = CollectScenarios(o->inputs, &ok);
+    if (!ok) return 2;
+    std::string why;
+    if (!native::NativeAvailable(&why)) {
+      std::fprintf(stderr, "rmaplab conform: cannot run natively here: %s\n", why.c_str());
+      return 1;
+    }
+    std::vector<Scenario> scenarios;
+    for (const auto& f : files) {
+      ScriptError err;
+      auto sc = ParseScenarioFile(f, &err);
+      if (!sc) {
+        std::fprintf(stderr, "%s\n", err.str().c_str());
+        return 2;
+      }
+      scenarios.push_back(std::move(*sc));
+    }
+    std::vector<std::string> lines(scenarios.size());
+    std::vector<char> equal(scenarios.size(), 0);
+    std::atomic<size_t> next{0};
+    std::mutex print_mu;
+    auto work = [&] {
+      for (size_t i; (i = next++) < scenarios.size();) {
+        const Scenario& sc = scenarios[i];
+        std::string name = fs::path(sc.path).filename().string();
+        native::NativeOptions nopt;
+        nopt.timeout_seconds = o->timeout;
+        native::NativeResult nat = native::RunNative(sc, nopt);
+        SimOptions sopt;
+        sopt.scheme = o->scheme;
+        SimResult sim;
+        std::string error;
+        std::string line;
+        if (nat.status != native::NativeStatus::kOk) {
+          line = fmt::format("{}: native run failed: {}", name, nat.error);
+        } else if (!RunSim(sc, sopt, &sim, &error)) {
+          line = fmt::format("{}: {}", name, error);
+        } else {
+          auto diff = FirstDifference(nat.observation, sim.observation, "native",
+                                      "sim:" + o->scheme);
+          if (!diff) {
+            equal[i] = 1;
+            line = fmt::format("{}: equal{}", name,
+                               nat.no_kernel.empty() ? "" : " (kernel counts not compared: " + nat.no_kernel + ")");
+          } else {
+            line = fmt::format("{}: {}", name, *diff);
+            if (!o->save.empty()) {
+              fs::create_directories(o->save);
+              std::string base = (fs::path(o->save) / fs::path(sc.path).stem()).string();
+              WriteFileAtomic(base + ".native.json", ObservationToJson(nat.observation), &error);
+              WriteFileAtomic(base + ".sim.json", ObservationToJson(sim.observation), &error);
+            }
+          }
+        }
+        std::lock_guard<std::mutex> lock(print_mu);
+        lines[i] = line;
+        std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int j = 0; j < o->jobs; ++j) pool.emplace_back(work);
+    for (auto& t : pool) t.join();
+    size_t n_equal = 0;
+    for (char e : equal) n_equal += e;
+    std::printf("conformance: %zu/%zu scenarios equal\n", n_equal, scenarios.size());
+    return n_equal == scenarios.size() ? 0 : 1;
+  };
+}
+
+}  // namespace rmaplab::cli
