@@ -30,6 +30,8 @@ int RunOne(const std::string& path, const native::NativeOptions& opt, Observatio
                  res.error.c_str());
     return 1;
   }
+  if (!res.notes.empty())
+    std::fprintf(stderr, "rmaplab native: %s: note: %s\n", path.c_str(), res.notes.c_str());
   if (!res.no_kernel.empty())
     std::fprintf(stderr, "rmaplab native: %s: kernel object counts absent: %s\n", path.c_str(),
                  res.no_kernel.c_str());
@@ -44,6 +46,7 @@ Runner AddNative(CLI::App& app) {
     std::string file, out, truth_dir;
     native::NativeOptions native;
     bool no_trace = false;
+    uint64_t memory_mib = 8192;
   };
   auto o = std::make_shared<Opts>();
   app.add_option("FILE", o->file, "Scenario file (.rmap)");
@@ -52,10 +55,17 @@ Runner AddNative(CLI::App& app) {
                  "Run every DIR/*.rmap and (re)write DIR/NAME.native.json (re-baselining)");
   app.add_option("--timeout", o->native.timeout_seconds, "Wall-clock limit per scenario (s)");
   app.add_flag("--no-trace", o->no_trace, "Do not count kernel objects (no tracefs)");
+  app.add_flag("-v,--verbose", o->native.verbose, "Report pids, tracing instance, cgroup");
+  app.add_option("--memory-limit-mib", o->memory_mib, "Resident memory limit of the run (MiB)");
+  app.add_option("--inject-crash", o->native.inject_crash_line,
+                 "Testing: the process acting on this line crashes")->group("");
+  app.add_option("--inject-hang", o->native.inject_hang_line,
+                 "Testing: the process acting on this line hangs")->group("");
   app.footer("Needs root (/proc/kpagecount, pagemap PFNs, tracefs). Exit status: 0 ok, "
              "1 the run failed (not possible here, crash, timeout), 2 bad input.");
   return [o] {
     o->native.trace = !o->no_trace;
+    o->native.memory_limit = o->memory_mib << 20;
     std::string why;
     if (!native::NativeAvailable(&why)) {
       std::fprintf(stderr, "rmaplab native: cannot run natively here: %s\n", why.c_str());

@@ -1,6 +1,6 @@
 # One ctest per public scenario: `rmaplab sim --scheme linux` must equal the recorded
 # real-kernel observation. Plus `rmaplab check` over every scenario folder.
-file(GLOB SHARED_SCENARIOS "${RMAPLAB_SHARED_DIR}/scenarios/*.rmap")
+file(GLOB SHARED_SCENARIOS CONFIGURE_DEPENDS "${RMAPLAB_SHARED_DIR}/scenarios/*.rmap")
 foreach(s ${SHARED_SCENARIOS})
   get_filename_component(base ${s} NAME_WE)
   get_filename_component(dir ${s} DIRECTORY)
@@ -11,7 +11,7 @@ foreach(s ${SHARED_SCENARIOS})
               -P ${CMAKE_SOURCE_DIR}/cmake/sim_equals.cmake)
   endif()
 endforeach()
-file(GLOB OWN_SCENARIOS "${CMAKE_SOURCE_DIR}/tests/scenarios/*.rmap" "${CMAKE_SOURCE_DIR}/tests/regress/*.rmap")
+file(GLOB OWN_SCENARIOS CONFIGURE_DEPENDS "${CMAKE_SOURCE_DIR}/tests/scenarios/*.rmap" "${CMAKE_SOURCE_DIR}/tests/regress/*.rmap")
 foreach(s ${OWN_SCENARIOS})
   get_filename_component(base ${s} NAME_WE)
   get_filename_component(dir ${s} DIRECTORY)
@@ -25,3 +25,21 @@ foreach(s ${OWN_SCENARIOS})
 endforeach()
 add_test(NAME check.shared COMMAND rmaplab check ${RMAPLAB_SHARED_DIR}/scenarios --scheme all)
 add_test(NAME check.own COMMAND rmaplab check ${CMAKE_SOURCE_DIR}/tests/scenarios ${CMAKE_SOURCE_DIR}/tests/regress --scheme all)
+
+# The real kernel: every shared scenario run natively equals its recorded observation,
+# and `conform` holds the model to the kernel on every scenario folder. Skipped (exit 77,
+# with the reason) where native runs are impossible (not root, no kpagecount).
+foreach(s ${SHARED_SCENARIOS})
+  get_filename_component(base ${s} NAME_WE)
+  get_filename_component(dir ${s} DIRECTORY)
+  if(EXISTS "${dir}/${base}.native.json")
+    add_test(NAME native.${base}
+      COMMAND bash ${CMAKE_SOURCE_DIR}/cmake/native_equals.sh $<TARGET_FILE:rmaplab> ${s}
+              ${dir}/${base}.native.json ${CMAKE_BINARY_DIR}/scenario-out/${base}.native.json)
+    set_tests_properties(native.${base} PROPERTIES SKIP_RETURN_CODE 77)
+  endif()
+endforeach()
+add_test(NAME conform.native.all
+  COMMAND bash ${CMAKE_SOURCE_DIR}/cmake/conform.sh $<TARGET_FILE:rmaplab>
+          ${RMAPLAB_SHARED_DIR}/scenarios ${CMAKE_SOURCE_DIR}/tests/scenarios ${CMAKE_SOURCE_DIR}/tests/regress)
+set_tests_properties(conform.native.all PROPERTIES SKIP_RETURN_CODE 77)

@@ -165,7 +165,7 @@ int Kernel::remap_move(Mm& mm, Vpn addr, uint64_t len_all, int flags, Vpn new_ad
     if (int err = mremap_to(mm, piece, len, len, flags, dest)) return err;
     seen_vma = true;
     target_addr = dest + len;
-    pos = piece + len;
+    pos = last_end;  // the VMA iterator moves past the whole source VMA (DONTUNMAP keeps it)
   }
   return seen_vma ? 0 : -EFAULT;
 }

@@ -15,6 +15,9 @@ void UnregisterPid(pid_t pid);
 // UnregisterTracingInstance (or -1 if the registry is full).
 int RegisterTracingInstance(const char* dir);
 void UnregisterTracingInstance(int slot);
+// A cgroup directory removed (after the kill) by the cleanup.
+int RegisterCgroup(const char* dir);
+void UnregisterCgroup(int slot);
 // Kills every registered process and switches off / removes the registered instance.
 void RunCleanup();
 

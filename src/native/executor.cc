@@ -19,6 +19,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "native/cgroup.h"
 #include "native/cleanup.h"
 #include "native/procfs.h"
 #include "native/proto.h"
@@ -92,6 +93,14 @@ class Runner {
   }
 
  private:
+  template <typename... Args>
+  void Verbose(fmt::format_string<Args...> f, Args&&... args) {
+    if (!opt_.verbose) return;
+    std::string line = fmt::format(f, std::forward<Args>(args)...) + "\n";
+    fputs(line.c_str(), stderr);
+    fflush(stderr);
+  }
+
   NativeResult Fail(NativeResult res) {
     if (res.status != NativeStatus::kTimeout) res.status = NativeStatus::kFailed;
     return res;
@@ -150,6 +159,13 @@ class Runner {
       }
       file_fds_[f.first] = MoveHigh(fd);
     }
+    cgroup_ = MemoryCgroup::Create(opt_.memory_limit, &res->notes);
+    if (cgroup_) {
+      procs_file_ = cgroup_->dir() + "/cgroup.procs";
+      Verbose("cgroup {}", cgroup_->dir());
+    } else {
+      res->notes = "resident memory not bounded (" + res->notes + "); RLIMIT_AS only";
+    }
     // Start every fresh process (`process` statements) now: it is empty until used, and
     // starting it before tracing keeps execve's own allocations out of the counts.
     std::vector<pid_t> roots;
@@ -170,6 +186,7 @@ class Runner {
     }
     if (opt_.trace && !roots.empty()) {
       tracer_ = KmemTracer::Start(roots, &res->no_kernel);
+      if (tracer_) Verbose("tracing instance {}", tracer_->dir());
     } else if (!opt_.trace) {
       res->no_kernel = "tracing disabled";
     }
@@ -186,6 +203,11 @@ class Runner {
     if (pid == 0) {
       // Child: only async-signal-safe calls from here to execv.
       setpgid(0, group_);
+      if (!procs_file_.empty()) {
+        int cg = open(procs_file_.c_str(), O_WRONLY | O_CLOEXEC);
+        if (cg < 0 || write(cg, "0", 1) != 1) _exit(126);
+        close(cg);
+      }
       cpu_set_t cpus;
       CPU_ZERO(&cpus);
       CPU_SET(pinned_cpu_, &cpus);
@@ -207,6 +229,7 @@ class Runner {
     if (group_ == 0) group_ = pid;
     setpgid(pid, group_);
     p.pid = pid;
+    Verbose("process {} pid {}", p.name, pid);
     RegisterPid(pid);
     p.pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
     native::Reply r;
@@ -251,6 +274,10 @@ class Runner {
                          : fmt::format("process {} died unexpectedly", p.name);
         return false;
       }
+    }
+    if (r->op == kOpCrash) {
+      res->error = fmt::format("process {} crashed ({})", p.name, SignalName(static_cast<int>(r->extra)));
+      return false;
     }
     return true;
   }
@@ -298,6 +325,10 @@ class Runner {
         break;
     }
     Proc& p = procs_[index_[st.process]];
+    if (st.pos.line == opt_.inject_crash_line || st.pos.line == opt_.inject_hang_line) {
+      bool crash = st.pos.line == opt_.inject_crash_line;
+      return Send(p, Cmd(crash ? kOpCrash : kOpSleep, {3600}), &r, res);
+    }
     switch (st.kind) {
       case OpKind::kMmap: {
         int64_t flags = (st.shared ? MAP_SHARED : MAP_PRIVATE) |
@@ -363,6 +394,7 @@ class Runner {
         }
         c.pid = static_cast<pid_t>(r.result);
         RegisterPid(c.pid);
+        Verbose("process {} pid {}", c.name, c.pid);
         c.pidfd = static_cast<int>(syscall(SYS_pidfd_open, c.pid, 0));
         native::Reply ready{};
         if (!Await(c, &ready, res)) return false;
@@ -385,6 +417,8 @@ class Runner {
         }
         p.alive = false;
         UnregisterPid(p.pid);
+        waitpid(p.pid, nullptr, WNOHANG);  // ours if it was a root or an orphan
+        p.pid = 0;
         return true;
       }
       default:
@@ -463,30 +497,26 @@ class Runner {
   }
 
   void Teardown() {
+    if (group_ > 0) kill(-group_, SIGKILL);
     for (Proc& p : procs_) {
       if (p.pid > 0) {
         kill(p.pid, SIGKILL);
         UnregisterPid(p.pid);
       }
     }
+    // In creation order every process is by now our child (we are a child subreaper and
+    // its parent was reaped before it): reap them all so that nothing is left behind.
     for (Proc& p : procs_) {
-      if (p.pid > 0) waitpid(p.pid, nullptr, WNOHANG);
+      if (p.pid > 0) waitpid(p.pid, nullptr, 0);
+      p.pid = 0;
       for (int* fd : {&p.cmd_w, &p.reply_r, &p.cmd_r, &p.reply_w, &p.pidfd})
         if (*fd >= 0) close(*fd), *fd = -1;
     }
-    // Processes forked inside the scenario are not our children: wait until every pid is
-    // gone so that nothing is left behind.
-    for (Proc& p : procs_) {
-      if (p.pid <= 0) continue;
-      for (int i = 0; i < 200 && kill(p.pid, 0) == 0; ++i) {
-        waitpid(p.pid, nullptr, WNOHANG);
-        usleep(1000);
-      }
-      p.pid = 0;
-    }
+    if (group_ > 0) kill(-group_, SIGKILL);
     for (int fd : file_fds_)
       if (fd >= 0) close(fd);
     file_fds_.clear();
+    cgroup_.reset();
     tracer_.reset();
   }
 
@@ -498,6 +528,8 @@ class Runner {
   std::map<std::string, std::pair<int, uint64_t>> files_;  // name -> (index, pages)
   std::vector<int> file_fds_;
   std::unique_ptr<KmemTracer> tracer_;
+  std::unique_ptr<MemoryCgroup> cgroup_;
+  std::string procs_file_;
   pid_t group_ = 0;
   int pinned_cpu_ = 0;
 };

@@ -17,8 +17,14 @@ struct NativeOptions {
   double timeout_seconds = 60;    // wall clock for the whole scenario
   double step_timeout_seconds = 20;  // for one statement
   uint64_t address_space_limit = (1ULL << 40) + (4ULL << 30);  // RLIMIT_AS: arena + 4 GiB
+  uint64_t memory_limit = 8ULL << 30;  // resident memory of the run (memory cgroup)
   std::string proc_path;          // rmaplab-proc; default: beside /proc/self/exe
   bool trace = true;              // count kernel objects (needs root + tracefs)
+  // Fault injection for the executor's own tests: at the statement on this line, the
+  // acting process crashes (SIGSEGV outside a touch) / hangs.
+  int inject_crash_line = 0;
+  int inject_hang_line = 0;
+  bool verbose = false;  // report pids, the tracing instance and the cgroup on stderr
 };
 
 enum class NativeStatus { kOk, kFailed, kTimeout };
@@ -28,6 +34,7 @@ struct NativeResult {
   Observation observation;
   std::string error;      // why it failed
   std::string no_kernel;  // why the kernel counts are absent (empty if present)
+  std::string notes;      // other caveats (e.g. no memory cgroup: RLIMIT_AS only)
 };
 
 // Whether native runs are possible here (root, /proc/kpagecount, PAGEMAP_SCAN); if not,

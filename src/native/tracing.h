@@ -38,6 +38,7 @@ class KmemTracer {
   KmemCounts Read();
   // Events the ring buffer lost (per-CPU overruns), cumulative.
   int64_t Lost();
+  const std::string& dir() const { return dir_; }
 
  private:
   KmemTracer() = default;

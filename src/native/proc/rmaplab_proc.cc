@@ -162,6 +162,14 @@ void OnFault(int sig, siginfo_t* info, void* ucv) {
     uc->uc_mcontext.gregs[REG_RAX] = -sig;
     return;
   }
+  // A crash: tell the executor which signal before dying. The process's index follows
+  // from the stack it runs on (there are no globals to keep it in).
+  uintptr_t here = reinterpret_cast<uintptr_t>(&rip);
+  if (here >= kStackBase) {
+    long index = static_cast<long>((here - kStackBase) / kStackStride);
+    Reply crash{kOpCrash, 0, -sig, sig};
+    WriteFull(kCmdFdBase + 2 * static_cast<int>(index) + 1, &crash, sizeof crash);
+  }
   ExitGroup(128 + sig);
 }
 
