@@ -82,6 +82,14 @@ void Kernel::do_fault_around(Vma& vma, Vpn addr) {
   }
 }
 
+// One user access: the fault if the PTE does not allow it, then the access itself (a
+// store sets the PTE's dirty bit, as the MMU does).
+Touch Kernel::user_access(Mm& mm, Vpn addr, bool write) {
+  Touch t = handle_mm_fault(mm, addr, write);
+  if (t == Touch::kOk && write) mm.pt.SetDirty(addr, true);
+  return t;
+}
+
 // Models handle_mm_fault() for one byte access (x86: any of r/w/x allows a read).
 Touch Kernel::handle_mm_fault(Mm& mm, Vpn addr, bool write) {
   Vma* vma = mm.vmas.Find(addr);
@@ -117,13 +125,17 @@ Touch Kernel::handle_mm_fault(Mm& mm, Vpn addr, bool write) {
       add_rmap(*vma, addr, filemap_get_page(file, index));
       return Touch::kOk;
     }
-    if (index >= file.size_pages) return Touch::kSigbus;
-    if (shared) {  // do_shared_fault()
-      add_rmap(*vma, addr, filemap_get_page(file, index));
+    if (shared) {  // do_shared_fault(): the page is dirtied (fault_dirty_shared_page)
+      if (index >= file.size_pages) return Touch::kSigbus;
+      Pfn pfn = filemap_get_page(file, index);
+      folios().Get(pfn).dirty = true;
+      add_rmap(*vma, addr, pfn);
       return Touch::kOk;
     }
-    // do_cow_fault(): copy the file page into a new anon folio.
+    // do_cow_fault(): the anon_vma is prepared before the file page is looked up, so a
+    // write beyond the end of the file leaves the VMA faulted (and raises SIGBUS).
     if (!vma->anon_vma && scheme_.anon_vma_prepare(*vma)) return Touch::kSigsegv;
+    if (index >= file.size_pages) return Touch::kSigbus;
     filemap_get_page(file, index);
     Pfn pfn = folios().Alloc(FolioKind::kAnon);
     ++stats().folio_alloc;
@@ -136,11 +148,13 @@ Touch Kernel::handle_mm_fault(Mm& mm, Vpn addr, bool write) {
   }
 
   if (!write) return Touch::kOk;  // present: a read needs nothing
-  if (shared) return Touch::kOk;  // wp_page_shared(): no copy
+  if (shared) {                   // wp_page_shared(): no copy
+    if (pte != kZeroPfn) folios().Get(pte).dirty = true;
+    return Touch::kOk;
+  }
   if (pte != kZeroPfn) {
     Folio& old = folios().Get(pte);
     if (old.kind == FolioKind::kAnon) {
-      old.lazyfree = false;  // the write dirties it again
       if (old.anon_exclusive) return Touch::kOk;  // already exclusively ours: reuse
       // wp_can_reuse_anon_folio(): the only reference is ours.
       if (old.mapcount == 1) {
@@ -192,7 +206,7 @@ void Kernel::mm_populate(Mm& mm, Vpn start, Vpn end) {
           if (f.kind == FolioKind::kAnon && f.anon_exclusive) continue;
         }
       }
-      if (handle_mm_fault(mm, addr, write) != Touch::kOk) return;
+      if (user_access(mm, addr, write) != Touch::kOk) return;
     }
   }
 }

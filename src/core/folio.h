@@ -22,7 +22,8 @@ struct Folio {
   uint32_t nr_pages = 1;
   int32_t mapcount = 0;         // PTEs mapping it (folio_mapcount; kpagecount natively)
   bool anon_exclusive = false;  // PageAnonExclusive
-  bool lazyfree = false;        // MADV_FREE'd and clean (anon, !swapbacked)
+  bool lazyfree = false;        // anon: MADV_FREE'd (the kernel's !PG_swapbacked)
+  bool dirty = false;           // PG_dirty (file: written; anon: set by reclaim)
   AnonVmaBase* mapping = nullptr;  // anon: the scheme object (kernel: anon_vma | 1)
   Pgoff index = 0;              // anon: linear_page_index where first mapped; file: page index
   File* file = nullptr;         // file/shmem page: its file

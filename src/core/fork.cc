@@ -32,6 +32,8 @@ Mm* Kernel::dup_mm(Mm& parent, const std::string& name) {
         if (f.kind == FolioKind::kAnon) f.anon_exclusive = false;
       }
       add_rmap(*tmp, addr, pfn);
+      // copy_present_pte(): a private mapping's child PTE keeps the dirty bit.
+      if (!(mpnt->vm_flags & VM_SHARED) && parent.pt.Dirty(addr)) child->pt.SetDirty(addr, true);
     }
   }
   return child;

@@ -75,6 +75,8 @@ class Kernel {
   void add_rmap(Vma& vma, Vpn addr, Pfn pfn);
   // handle_mm_fault() for one user access.
   Touch handle_mm_fault(Mm& mm, Vpn addr, bool write);
+  // A user load or store: handle_mm_fault() if needed, then the store dirties the PTE.
+  Touch user_access(Mm& mm, Vpn addr, bool write);
   // The page-cache page of file at index (allocating a shmem page for a hole).
   Pfn filemap_get_page(File& file, Pgoff index);
   // do_fault_around() + filemap_map_pages() for a read fault at addr.

@@ -19,11 +19,18 @@ int Kernel::madvise_vma(Vma& vma, Vma** pprev, Vpn start, Vpn end, MadviseBehavi
         return 0;
       }
       if (!vma.is_anonymous()) return -EINVAL;
-      // madvise_free_pte_range(): exclusive anon folios become lazily freeable.
+      // madvise_free_pte_range(): a folio that is PG_dirty is handled only when this is
+      // its only mapping; the caller's PTE is cleaned and the folio becomes lazyfree.
       for (auto [addr, pfn] : mm.pt.Collect(start, end)) {
         if (pfn == kZeroPfn) continue;
         Folio& f = folios().Get(pfn);
-        if (f.kind == FolioKind::kAnon && f.mapcount == 1) f.lazyfree = true;
+        if (f.kind != FolioKind::kAnon) continue;
+        if (f.dirty) {
+          if (f.mapcount != 1) continue;
+          f.dirty = false;
+        }
+        mm.pt.SetDirty(addr, false);
+        f.lazyfree = true;
       }
       return 0;
     }
@@ -31,14 +38,33 @@ int Kernel::madvise_vma(Vma& vma, Vma** pprev, Vpn start, Vpn end, MadviseBehavi
     case MadviseBehavior::kPageout: {
       *pprev = &vma;
       if (vma.vm_flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB)) return -EINVAL;
-      if (b == MadviseBehavior::kCold) return 0;
-      // Without swap, reclaim can only discard clean lazyfree anon folios mapped once;
-      // everything else (swap-backed anon, shmem) stays.
+      if (b == MadviseBehavior::kCold) return 0;  // only LRU ageing: nothing observable
+      // madvise_cold_or_pageout_pte_range() + reclaim_pages() without swap, for folios
+      // mapped once: swap-backed anon stays; a lazyfree anon folio is discarded unless
+      // its PTE or the folio is dirty (then it is swap-backed again); a file or shmem
+      // folio is unmapped, and dropped from the page cache if clean.
       for (auto [addr, pfn] : mm.pt.Collect(start, end)) {
         if (pfn == kZeroPfn) continue;
         Folio& f = folios().Get(pfn);
-        if (f.kind == FolioKind::kAnon && f.lazyfree && f.mapcount == 1)
+        if (f.mapcount != 1) continue;
+        bool pte_dirty = mm.pt.Dirty(addr);
+        if (f.kind == FolioKind::kAnon) {
+          if (!f.lazyfree) continue;
+          if (pte_dirty || f.dirty) {
+            f.dirty = true;
+            f.lazyfree = false;
+            continue;
+          }
           remove_rmap(vma, addr, pfn);
+          continue;
+        }
+        if (pte_dirty) f.dirty = true;
+        remove_rmap(vma, addr, pfn);
+        if (!f.dirty) {  // clean page-cache page: reclaimed
+          f.file->page_cache[f.index] = kNoPfn;
+          folios().Free(pfn);
+          ++stats().folio_free;
+        }
       }
       return 0;
     }
@@ -72,7 +98,7 @@ int Kernel::madvise_vma(Vma& vma, Vma** pprev, Vpn start, Vpn end, MadviseBehavi
   }
   int err = 0;
   Vma* res = vma_modify_flags(*pprev, vma, start, end, new_flags, &err);
-  if (!res) return err;
+  if (!res) return err == -ENOMEM ? -EAGAIN : err;  // madvise_vma_behavior()
   *pprev = res;
   res->vm_flags = new_flags;
   return 0;

@@ -70,7 +70,6 @@ int Kernel::do_mmap(Mm& mm, const MmapArgs& a) {
   std::vector<Vma*> detached;
   if (int err = gather_munmap_vmas(mm, start, end, &detached)) return err;
   complete_munmap_vmas(mm, detached, start, end);
-  if (mm.map_count() + 1 > kMaxMapCount) return -ENOMEM;
 
   Vma* prev = mm.vmas.PrevOf(start);
   Vma* next = mm.vmas.FindFrom(start);

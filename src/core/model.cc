@@ -38,7 +38,7 @@ File* Model::NewFile(const std::string& name, uint64_t pages) {
   f->size_pages = pages;
   f->id = files_.size();
   Kernel k(*this);
-  for (Pgoff i = 0; i < pages; ++i) k.filemap_get_page(*f, i);
+  for (Pgoff i = 0; i < pages; ++i) folios_.Get(k.filemap_get_page(*f, i)).dirty = true;
   files_.push_back(std::move(f));
   return files_.back().get();
 }
@@ -64,7 +64,7 @@ int Model::Madvise(Mm& mm, Vpn addr, uint64_t len, MadviseBehavior behavior) {
 }
 
 Touch Model::Access(Mm& mm, Vpn addr, bool write) {
-  return Kernel(*this).handle_mm_fault(mm, addr, write);
+  return Kernel(*this).user_access(mm, addr, write);
 }
 
 Vma* Model::vma_prev(const Vma& vma) const { return vma.vm_mm->vmas.Prev(&vma); }

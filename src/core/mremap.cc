@@ -74,8 +74,9 @@ int Kernel::move_vma(Mm& mm, Vma* vma, Vpn old_addr, uint64_t len_old, Vpn new_a
   // move_page_tables(): PTEs move; folios keep their mapping and index.
   for (auto [addr, pfn] : mm.pt.Collect(old_addr, old_addr + len_old)) {
     Vpn to = new_addr + (addr - old_addr);
+    bool dirty = mm.pt.Dirty(addr);
     mm.pt.Set(addr, kNoPfn);
-    mm.pt.Set(to, pfn);
+    mm.pt.Set(to, pfn, dirty);
     if (pfn != kZeroPfn) {
       Folio& f = folios().Get(pfn);
       if (f.kind == FolioKind::kAnon) scheme_.pte_moved(f, *vma, addr, *new_vma, to);
@@ -152,7 +153,9 @@ int Kernel::remap_move(Mm& mm, Vpn addr, uint64_t len_all, int flags, Vpn new_ad
   Vpn start = addr, end = addr + len_all;
   bool seen_vma = false;
   Vpn target_addr = new_addr, last_end = 0, pos = start;
-  for (;;) {
+  // The VMA iterator resumes after the last VMA it returned (mas_pause) and looks only
+  // inside [pos, end): a source merged with its destination beyond `end` is not revisited.
+  while (pos < end) {
     Vma* vma = mm.vmas.FindFrom(pos);
     if (!vma || vma->vm_start >= end) break;
     if (!seen_vma && start < vma->vm_start) return -EFAULT;

@@ -2,22 +2,30 @@
 
 namespace rmaplab {
 
-Pfn PageTable::Get(Vpn vpn) const {
+uint32_t PageTable::Raw(Vpn vpn) const {
   auto it = leaves_.find(vpn >> kShift);
   if (it == leaves_.end()) return kNoPfn;
   return it->second->pte[vpn & (kEntries - 1)];
 }
 
-Pfn PageTable::Set(Vpn vpn, Pfn pfn) {
+void PageTable::SetDirty(Vpn vpn, bool dirty) {
+  auto it = leaves_.find(vpn >> kShift);
+  if (it == leaves_.end()) return;
+  uint32_t& slot = it->second->pte[vpn & (kEntries - 1)];
+  if (slot == kNoPfn) return;
+  slot = dirty ? (slot | kDirty) : (slot & ~kDirty);
+}
+
+Pfn PageTable::Set(Vpn vpn, Pfn pfn, bool dirty) {
   auto it = leaves_.find(vpn >> kShift);
   if (it == leaves_.end()) {
     if (pfn == kNoPfn) return kNoPfn;
     it = leaves_.emplace(vpn >> kShift, std::make_unique<Leaf>()).first;
   }
   Leaf& leaf = *it->second;
-  Pfn& slot = leaf.pte[vpn & (kEntries - 1)];
-  Pfn old = slot;
-  slot = pfn;
+  uint32_t& slot = leaf.pte[vpn & (kEntries - 1)];
+  Pfn old = slot & ~kDirty;
+  slot = (pfn == kNoPfn) ? kNoPfn : (dirty ? pfn | kDirty : pfn);
   if (old == kNoPfn && pfn != kNoPfn) {
     ++leaf.present;
     ++present_;

@@ -1,8 +1,10 @@
 // A sparse page table: vpn -> pfn, in 512-entry leaf tables like x86_64 PTE pages.
 //
-// A PTE holds only a frame number (kNoPfn = none, kZeroPfn = the zero page). Write
+// A PTE holds a frame number (kNoPfn = none, kZeroPfn = the zero page) and the dirty
+// bit (the hardware sets it on a store; MADV_FREE clears it; reclaim reads it). Write
 // protection is not stored: the fault path derives COW/reuse from the folio's state,
 // which gives the same outcome as the kernel's write-protected PTEs (docs/model.md).
+// Frame numbers are below 2^31: the top bit of an entry is the dirty bit.
 #pragma once
 
 #include <array>
@@ -21,9 +23,14 @@ class PageTable {
   static constexpr unsigned kShift = 9;
   static constexpr uint64_t kEntries = 1u << kShift;
 
-  Pfn Get(Vpn vpn) const;
-  // Sets the PTE; setting kNoPfn clears it. Returns the old value.
-  Pfn Set(Vpn vpn, Pfn pfn);
+  static constexpr uint32_t kDirty = 1u << 31;
+
+  Pfn Get(Vpn vpn) const { return Raw(vpn) & ~kDirty; }
+  bool Dirty(Vpn vpn) const { return Raw(vpn) & kDirty; }
+  // Sets the PTE (clean unless `dirty`); setting kNoPfn clears it. Returns the old pfn.
+  Pfn Set(Vpn vpn, Pfn pfn, bool dirty = false);
+  // pte_mkdirty / pte_mkclean of a present PTE.
+  void SetDirty(Vpn vpn, bool dirty);
   uint64_t present() const { return present_; }
   // The present PTEs in [start, end), ascending.
   std::vector<std::pair<Vpn, Pfn>> Collect(Vpn start, Vpn end) const;
@@ -34,8 +41,9 @@ class PageTable {
   void ForEach(Vpn start, Vpn end, Fn&& fn) const;
 
  private:
+  uint32_t Raw(Vpn vpn) const;
   struct Leaf {
-    std::array<Pfn, kEntries> pte{};
+    std::array<uint32_t, kEntries> pte{};
     uint32_t present = 0;
   };
   std::map<uint64_t, std::unique_ptr<Leaf>> leaves_;
@@ -52,7 +60,7 @@ void PageTable::ForEach(Vpn start, Vpn end, Fn&& fn) const {
     uint64_t from = start > base ? start - base : 0;
     uint64_t to = end - base < kEntries ? end - base : kEntries;
     for (uint64_t i = from; i < to; ++i)
-      if (leaf.pte[i] != kNoPfn) fn(base + i, leaf.pte[i]);
+      if (leaf.pte[i] != kNoPfn) fn(base + i, leaf.pte[i] & ~kDirty);
   }
 }
 
