@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <unordered_map>
 
@@ -159,6 +160,15 @@ class Runner {
       }
       file_fds_[f.first] = MoveHigh(fd);
     }
+    // An execute-only mapping gets a protection key on a CPU with PKU, which the model
+    // does not know about (docs/model.md).
+    {
+      std::ifstream cpuinfo("/proc/cpuinfo");
+      std::string text((std::istreambuf_iterator<char>(cpuinfo)), {});
+      if (text.find(" ospke") != std::string::npos)
+        pkey_note_ = "this CPU has protection keys: execute-only mappings cannot be read "
+                     "natively, unlike in the model";
+    }
     cgroup_ = MemoryCgroup::Create(opt_.memory_limit, &res->notes);
     if (cgroup_) {
       procs_file_ = cgroup_->dir() + "/cgroup.procs";
@@ -166,6 +176,7 @@ class Runner {
     } else {
       res->notes = "resident memory not bounded (" + res->notes + "); RLIMIT_AS only";
     }
+    if (!pkey_note_.empty()) res->notes += (res->notes.empty() ? "" : "; ") + pkey_note_;
     // Start every fresh process (`process` statements) now: it is empty until used, and
     // starting it before tracing keeps execve's own allocations out of the counts.
     std::vector<pid_t> roots;
@@ -530,6 +541,7 @@ class Runner {
   std::unique_ptr<KmemTracer> tracer_;
   std::unique_ptr<MemoryCgroup> cgroup_;
   std::string procs_file_;
+  std::string pkey_note_;
   pid_t group_ = 0;
   int pinned_cpu_ = 0;
 };

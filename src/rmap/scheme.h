@@ -40,6 +40,13 @@ struct ObjectStats {
   void OnFree() { ++free; --live; }
 };
 
+// A flaw of the original design that the oracle is expected to catch: the scheme
+// misses mappings in the named scenario (tests/regress/<scenario>) on purpose.
+struct KnownFlaw {
+  std::string scenario;     // base name of the regression scenario that shows it
+  std::string description;  // one line: what the design gets wrong, and who said so
+};
+
 // One candidate produced by an rmap walk: "look at this VMA at this address".
 struct WalkCandidate {
   const Vma* vma = nullptr;
@@ -117,6 +124,11 @@ class Scheme {
   // Objects by kind. The `linux` scheme reports "anon_vma" and "anon_vma_chain", the
   // names the kernel's slab caches have; other schemes use their own names.
   virtual std::map<std::string, ObjectStats> Objects() const = 0;
+  // Counters of work the design does outside walks, by name (e.g. "fork.pages_touched",
+  // "mremap.pages_touched", "chain_entries_scanned"). Cumulative.
+  virtual std::map<std::string, int64_t> Counters() const { return {}; }
+  // Flaws of the original design that `check` reports as such instead of failing.
+  virtual std::vector<KnownFlaw> KnownFlaws() const { return {}; }
   // The scheme's own invariants; each violation is one message.
   virtual std::vector<std::string> CheckInvariants() const { return {}; }
   // A one-line description of vma's rmap state, for dumps ("av#3 chain=2").

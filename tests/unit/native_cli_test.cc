@@ -177,6 +177,24 @@ TEST_F(NativeCli, ForksOfTheExecutorCostNothingOutsideTheArena) {
   EXPECT_EQ(k.at("anon_vma_chain"), (ObsCount{1 + 2 + 3, 2 + 3}));
 }
 
+TEST_F(NativeCli, WithoutTracingTheKernelKeyIsAbsentAndSaysWhy) {
+  auto s = WriteScenario(dir_, "nt.rmap", "process A\nA mmap 0 4 rw\nA write 1\n");
+  std::string out = dir_ + "/nt.json";
+  CliRun r = RunRmaplab({"native", s, "--no-trace", "-o", out});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("kernel object counts absent: tracing disabled"), std::string::npos) << r.err;
+  std::ifstream in(out);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Observation o = Parse(ss.str());
+  ASSERT_FALSE(o.observations.empty());
+  EXPECT_FALSE(o.observations.back().kernel.has_value());
+  // The diff compares everything else and says it did not compare the counts.
+  CliRun d = RunRmaplab({"diff", out, out});
+  EXPECT_EQ(d.status, 0);
+  EXPECT_NE(d.out.find("kernel object counts not compared"), std::string::npos) << d.out;
+}
+
 TEST_F(NativeCli, TimeoutKillsEverythingAndCleansUp) {
   auto s = WriteScenario(dir_, "t.rmap", "process A\nA mmap 0 4 rw\nA fork B\nB write 0\n");
   auto t0 = std::chrono::steady_clock::now();
