@@ -30,7 +30,8 @@ build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/rmaplab check $(SHARED)/scenarios tests/scenarios tests/regress --scheme all
+	$(BUILD)/rmaplab check $(SHARED)/scenarios tests/scenarios tests/regress bench/workloads --scheme all
+	$(BUILD)/rmaplab compare bench/workloads --schemes all --no-check
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -18,6 +18,7 @@ Runner AddDiff(CLI::App& app);
 Runner AddSchemes(CLI::App& app);
 Runner AddNative(CLI::App& app);
 Runner AddConform(CLI::App& app);
+Runner AddCompare(CLI::App& app);
 
 // Expands files and directories (their *.rmap files, sorted, not recursive) into a list
 // of scenario paths. Unreadable arguments are reported and make *ok false.

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
       rmaplab::cli::AddCheck);
   add("diff", "Compare two observations under the spec's equality rule", rmaplab::cli::AddDiff);
   add("schemes", "List the rmap schemes", rmaplab::cli::AddSchemes);
+  add("compare", "Run scenarios under several schemes and compare their costs side by side",
+      rmaplab::cli::AddCompare);
   add("native", "Run a scenario on the running kernel and print its observation (JSON)",
       rmaplab::cli::AddNative);
   add("conform", "Run scenarios natively and in the model and compare them",

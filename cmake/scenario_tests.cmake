@@ -11,7 +11,8 @@ foreach(s ${SHARED_SCENARIOS})
               -P ${CMAKE_SOURCE_DIR}/cmake/sim_equals.cmake)
   endif()
 endforeach()
-file(GLOB OWN_SCENARIOS CONFIGURE_DEPENDS "${CMAKE_SOURCE_DIR}/tests/scenarios/*.rmap" "${CMAKE_SOURCE_DIR}/tests/regress/*.rmap")
+file(GLOB OWN_SCENARIOS CONFIGURE_DEPENDS "${CMAKE_SOURCE_DIR}/tests/scenarios/*.rmap" "${CMAKE_SOURCE_DIR}/tests/regress/*.rmap"
+     "${CMAKE_SOURCE_DIR}/bench/workloads/*.rmap")
 foreach(s ${OWN_SCENARIOS})
   get_filename_component(base ${s} NAME_WE)
   get_filename_component(dir ${s} DIRECTORY)
@@ -24,7 +25,7 @@ foreach(s ${OWN_SCENARIOS})
   endif()
 endforeach()
 add_test(NAME check.shared COMMAND rmaplab check ${RMAPLAB_SHARED_DIR}/scenarios --scheme all)
-add_test(NAME check.own COMMAND rmaplab check ${CMAKE_SOURCE_DIR}/tests/scenarios ${CMAKE_SOURCE_DIR}/tests/regress --scheme all)
+add_test(NAME check.own COMMAND rmaplab check ${CMAKE_SOURCE_DIR}/tests/scenarios ${CMAKE_SOURCE_DIR}/tests/regress ${CMAKE_SOURCE_DIR}/bench/workloads --scheme all)
 
 # The real kernel: every shared scenario run natively equals its recorded observation,
 # and `conform` holds the model to the kernel on every scenario folder. Skipped (exit 77,
@@ -41,5 +42,6 @@ foreach(s ${SHARED_SCENARIOS})
 endforeach()
 add_test(NAME conform.native.all
   COMMAND bash ${CMAKE_SOURCE_DIR}/cmake/conform.sh $<TARGET_FILE:rmaplab>
-          ${RMAPLAB_SHARED_DIR}/scenarios ${CMAKE_SOURCE_DIR}/tests/scenarios ${CMAKE_SOURCE_DIR}/tests/regress)
+          ${RMAPLAB_SHARED_DIR}/scenarios ${CMAKE_SOURCE_DIR}/tests/scenarios ${CMAKE_SOURCE_DIR}/tests/regress
+          ${CMAKE_SOURCE_DIR}/bench/workloads)
 set_tests_properties(conform.native.all PROPERTIES SKIP_RETURN_CODE 77)

@@ -65,6 +65,18 @@ WalkResult Oracle::Walk(const Model& model, const Folio& folio) {
 }
 
 void Oracle::CheckAll(const Model& model, const std::string& where, OracleReport* report) {
+  WalkAll(model, where, report);
+  for (auto& msg : model.CheckInvariants()) {
+    ++report->invariant_failures;
+    report->Note(fmt::format("{}: invariant: {}", where, msg));
+  }
+  for (auto& msg : model.scheme().CheckInvariants()) {
+    ++report->invariant_failures;
+    report->Note(fmt::format("{}: {} invariant: {}", where, model.scheme().name(), msg));
+  }
+}
+
+void Oracle::WalkAll(const Model& model, const std::string& where, OracleReport* report) {
   ++report->checks;
   // The truth for every folio in one pass over all page tables.
   std::map<Pfn, std::vector<std::pair<const Mm*, Vpn>>> truth;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,9 @@ struct OracleReport {
   int64_t misses = 0;
   int64_t false_positives = 0;
   int64_t invariant_failures = 0;
-  std::vector<int64_t> visited_per_walk;  // for distributions
+  std::vector<int64_t> visited_per_walk;  // candidates per walk, for distributions
+  int64_t objects_visited = 0;            // the schemes' own cost (WalkCost)
+  std::map<std::string, int64_t> locks;   // lock class -> acquisitions
   std::vector<std::string> messages;      // the first few failures, in plain words
   void Note(std::string msg);
 };
@@ -42,6 +45,9 @@ class Oracle {
   // Walks every live anon folio and checks every invariant (core and scheme).
   // `where` prefixes messages (e.g. "line 7").
   static void CheckAll(const Model& model, const std::string& where, OracleReport* report);
+  // Walks every live anon folio once, as page reclaim would, and checks each walk
+  // against the truth (no invariant checks).
+  static void WalkAll(const Model& model, const std::string& where, OracleReport* report);
 };
 
 }  // namespace rmaplab

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -49,17 +50,28 @@ class Interpreter {
     for (const Statement& st : sc_.statements) {
       Execute(st, res);
       ++res->statements;
-      if (opt_.check_each_statement)
-        Oracle::CheckAll(model_, fmt::format("{}:{} ({})", obs.scenario, st.pos.line,
-                                             OpName(st.kind)),
-                         &res->oracle);
+      std::string where = fmt::format("{}:{} ({})", obs.scenario, st.pos.line, OpName(st.kind));
+      if (opt_.check_each_statement) Oracle::CheckAll(model_, where, &res->oracle);
+      if (opt_.reclaim_at_observe && st.kind == OpKind::kObserve)
+        Oracle::WalkAll(model_, where + " reclaim", &res->reclaim);
+      res->peak_bytes = std::max(res->peak_bytes, LiveBytes());
     }
     obs.observations.push_back(Observe(std::string("end"), sc_.last_line));
+    if (opt_.reclaim_at_end)
+      Oracle::WalkAll(model_, fmt::format("{}: end reclaim", obs.scenario), &res->reclaim);
     res->objects = model_.scheme().Objects();
+    res->counters = model_.scheme().Counters();
+    res->live_bytes = LiveBytes();
     res->core = model_.stats();
   }
 
  private:
+  int64_t LiveBytes() const {
+    int64_t b = 0;
+    for (const auto& [name, s] : model_.scheme().Objects()) b += s.live * s.object_bytes;
+    return b;
+  }
+
   Mm& Proc(const std::string& name) { return *procs_.at(name); }
   Vpn V(uint64_t arena_page) const { return kArenaBaseVpn + arena_page; }
 

@@ -13,13 +13,21 @@ namespace rmaplab {
 struct SimOptions {
   std::string scheme = "linux";
   bool check_each_statement = false;  // run the oracle after every statement
+  // Walk every anon folio once, as page reclaim would, at these points; the walk costs
+  // go to SimResult::reclaim.
+  bool reclaim_at_observe = false;
+  bool reclaim_at_end = false;
 };
 
 struct SimResult {
   Observation observation;
   OracleReport oracle;
   int64_t statements = 0;
+  OracleReport reclaim;                         // the reclaim-style walks
   std::map<std::string, ObjectStats> objects;  // the scheme's objects at the end
+  std::map<std::string, int64_t> counters;     // the scheme's counters at the end
+  int64_t live_bytes = 0;  // the scheme's metadata bytes at the end
+  int64_t peak_bytes = 0;  // the most metadata bytes live after any statement
   CoreStats core;
 };
 
