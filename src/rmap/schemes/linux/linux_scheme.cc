@@ -121,6 +121,8 @@ int LinuxScheme::anon_vma_prepare(Vma& vma) {
   assert(!vma.anon_vma);
   Avc* avc = anon_vma_chain_alloc();
   AnonVma* av = find_mergeable_anon_vma(vma);
+  counters_["prepare.calls"]++;
+  if (av) counters_["prepare.shared_with_neighbour"]++;
   if (!av) {
     av = anon_vma_alloc();
     av->num_children++;  // self-parent link for a new root
@@ -140,6 +142,7 @@ int LinuxScheme::anon_vma_clone(Vma& dst, const Vma& src) {
   for (auto it = chain->rbegin(); it != chain->rend(); ++it) {
     AnonVma* av = (*it)->anon_vma;
     anon_vma_chain_link(dst, anon_vma_chain_alloc(), av);
+    counters_["clone.avc_linked"]++;
     if (!dst.anon_vma && src.anon_vma && av->num_children < 2 && av->num_active_vmas == 0)
       dst.anon_vma = av;
   }
@@ -152,7 +155,11 @@ int LinuxScheme::anon_vma_fork(Vma& dst, const Vma& src) {
   if (!src.anon_vma) return 0;
   dst.anon_vma = nullptr;
   anon_vma_clone(dst, src);
-  if (dst.anon_vma) return 0;  // an idle anon_vma was reused
+  counters_["fork.vmas"]++;
+  if (dst.anon_vma) {  // an idle anon_vma was reused
+    counters_["fork.anon_vma_reused"]++;
+    return 0;
+  }
   AnonVma* av = anon_vma_alloc();
   av->num_active_vmas++;
   Avc* avc = anon_vma_chain_alloc();

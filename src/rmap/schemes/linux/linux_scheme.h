@@ -79,6 +79,7 @@ class LinuxScheme : public Scheme {
   void rmap_walk(const Folio& folio, std::vector<WalkCandidate>* out,
                  WalkCost* cost) const override;
   std::map<std::string, ObjectStats> Objects() const override;
+  std::map<std::string, int64_t> Counters() const override { return counters_; }
   std::vector<std::string> CheckInvariants() const override;
   std::string DescribeVma(const Vma& vma) const override;
 
@@ -101,6 +102,7 @@ class LinuxScheme : public Scheme {
   AnonVma* reusable_anon_vma(const Vma& old, const Vma& a, const Vma& b) const;
 
   ObjectStats av_stats_, avc_stats_;
+  std::map<std::string, int64_t> counters_;
   std::set<AnonVma*> live_;
   uint64_t next_av_id_ = 1, next_avc_id_ = 1;
 };
