@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 SHARED ?= $(abspath ../shared)
 DEBS := cmake ninja-build g++ ccache libfmt-dev nlohmann-json3-dev libcli11-dev \
         libgtest-dev librapidcheck-dev \
-        pkg-config libtracefs-dev libtraceevent-dev
+        pkg-config libtracefs-dev libtraceevent-dev libzstd-dev
 
 .PHONY: all deps configure build run test clean
 

@@ -23,6 +23,10 @@ int main(int argc, char** argv) {
   add("schemes", "List the rmap schemes", rmaplab::cli::AddSchemes);
   add("compare", "Run scenarios under several schemes and compare their costs side by side",
       rmaplab::cli::AddCompare);
+  add("record", "Run a command and record what it does to its memory (a trace)",
+      rmaplab::cli::AddRecord);
+  add("replay", "Replay a recorded trace in the model under one or more schemes",
+      rmaplab::cli::AddReplay);
   add("native", "Run a scenario on the running kernel and print its observation (JSON)",
       rmaplab::cli::AddNative);
   add("conform", "Run scenarios natively and in the model and compare them",

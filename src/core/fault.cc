@@ -93,7 +93,12 @@ Touch Kernel::user_access(Mm& mm, Vpn addr, bool write) {
 // Models handle_mm_fault() for one byte access (x86: any of r/w/x allows a read).
 Touch Kernel::handle_mm_fault(Mm& mm, Vpn addr, bool write) {
   Vma* vma = mm.vmas.Find(addr);
-  if (!vma) return Touch::kSigsegv;
+  if (!vma) {  // lock_mm_and_find_vma(): a stack below its VMA grows down
+    Vma* next = mm.vmas.FindFrom(addr);
+    if (!next || !(next->vm_flags & VM_GROWSDOWN) || !expand_downwards(*next, addr))
+      return Touch::kSigsegv;
+    vma = next;
+  }
   if (write ? !(vma->vm_flags & VM_WRITE) : !(vma->vm_flags & VM_ACCESS_FLAGS))
     return Touch::kSigsegv;
   Pfn pte = mm.pt.Get(addr);
@@ -178,6 +183,18 @@ Touch Kernel::handle_mm_fault(Mm& mm, Vpn addr, bool write) {
   scheme_.folio_add_new_anon_rmap(f, *vma, addr);
   add_rmap(*vma, addr, pfn);
   return Touch::kOk;
+}
+
+// Models expand_downwards(): the anon_vma is prepared first; the stack may not exceed
+// RLIMIT_STACK (8 MiB) nor come within stack_guard_gap (256 pages) of the VMA below.
+bool Kernel::expand_downwards(Vma& vma, Vpn addr) {
+  constexpr uint64_t kStackLimitPages = (8u << 20) / 4096, kGuardGap = 256;
+  if (vma.vm_end - addr > kStackLimitPages) return false;
+  Vma* prev = vma.vm_mm->vmas.Prev(&vma);
+  if (prev && addr < prev->vm_end + kGuardGap) return false;
+  if (!vma.anon_vma && scheme_.anon_vma_prepare(vma)) return false;
+  vma_set_range(vma, addr, vma.vm_end, vma.vm_pgoff - (vma.vm_start - addr));
+  return true;
 }
 
 // Models __mm_populate() / populate_vma_page_range(): private writable VMAs are

@@ -92,6 +92,10 @@ class Kernel {
   void complete_munmap_vmas(Mm& mm, std::vector<Vma*>& detached, Vpn start, Vpn end);
   // do_vmi_munmap().
   int do_munmap(Mm& mm, Vpn start, uint64_t len);
+  // do_brk_flags(): grow the heap by [addr, addr+len) after brkvma.
+  int do_brk_flags(Mm& mm, Vma* brkvma, Vpn addr, uint64_t len);
+  // expand_downwards(): a VM_GROWSDOWN VMA grows down to addr.
+  bool expand_downwards(Vma& vma, Vpn addr);
 
   // ---- syscalls ----------------------------------------------------------------------
   int do_mmap(Mm& mm, const MmapArgs& a);

@@ -90,6 +90,25 @@ int Kernel::madvise_vma(Vma& vma, Vma** pprev, Vpn start, Vpn end, MadviseBehavi
       new_flags &= ~VM_HUGEPAGE;
       new_flags |= VM_NOHUGEPAGE;
       break;
+    case MadviseBehavior::kNormal:
+      new_flags &= ~(VM_RAND_READ | VM_SEQ_READ);
+      break;
+    case MadviseBehavior::kRandom:
+      new_flags = (new_flags & ~VM_SEQ_READ) | VM_RAND_READ;
+      break;
+    case MadviseBehavior::kSequential:
+      new_flags = (new_flags & ~VM_RAND_READ) | VM_SEQ_READ;
+      break;
+    case MadviseBehavior::kWillneed:
+      *pprev = &vma;  // readahead of file pages: nothing the rmap model sees
+      return 0;
+    case MadviseBehavior::kDontdump:
+      new_flags |= VM_DONTDUMP;
+      break;
+    case MadviseBehavior::kDodump:
+      if (!(vma.vm_flags & VM_SPECIAL)) new_flags &= ~VM_DONTDUMP;  // VM_SPECIAL: EINVAL
+      else return -EINVAL;
+      break;
   }
   // madvise_update_vma().
   if (new_flags == vma.vm_flags) {

@@ -16,6 +16,8 @@ struct Mm {
   PageTable pt;
   bool alive = true;
   Mm* parent = nullptr;    // the mm this one was forked from (null for a fresh process)
+  Vpn start_brk = 0;       // the heap (brk) range [start_brk, brk), page-aligned
+  Vpn brk = 0;
   void* rmap = nullptr;    // the scheme's per-mm state, if it keeps any
 
   int map_count() const { return static_cast<int>(vmas.size()); }

@@ -45,6 +45,30 @@ int Kernel::do_munmap(Mm& mm, Vpn start, uint64_t len) {
   return 0;
 }
 
+// Models do_brk_flags(): expand-only merge with the heap VMA, else a new VMA.
+int Kernel::do_brk_flags(Mm& mm, Vma* brkvma, Vpn addr, uint64_t len) {
+  VmFlags flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT;
+  if (brkvma && brkvma->vm_end == addr) {
+    VmaMergeStruct vmg;
+    vmg.mm = &mm;
+    vmg.prev = brkvma;
+    vmg.start = addr;
+    vmg.end = addr + len;
+    vmg.pgoff = addr;
+    vmg.vm_flags = flags;
+    vmg.just_expand = true;
+    if (vma_merge_new_range(vmg)) return 0;
+    if (vmg.state == VmaMergeStruct::State::kError) return vmg.error;
+  }
+  Vma* v = vm_area_alloc(mm);
+  v->vm_start = addr;
+  v->vm_end = addr + len;
+  v->vm_pgoff = addr;
+  v->vm_flags = flags;
+  mm.vmas.Insert(v);
+  return 0;
+}
+
 // Models do_mmap() + __mmap_region() for the scenario language's mmap forms.
 // Differs: no address-space or commit limits (vm_enough_memory / may_expand_vm never
 // refuse); the file is always opened read-write.

@@ -63,6 +63,51 @@ int Model::Madvise(Mm& mm, Vpn addr, uint64_t len, MadviseBehavior behavior) {
   return Kernel(*this).do_madvise(mm, addr, len, behavior);
 }
 
+// Models the brk() syscall given the kernel's page-aligned old and new ends.
+int Model::Brk(Mm& mm, Vpn old_brk, Vpn new_brk) {
+  Kernel k(*this);
+  if (new_brk == old_brk) return 0;
+  if (new_brk < old_brk) {  // shrinking: munmap the tail
+    int err = k.do_munmap(mm, new_brk, old_brk - new_brk);
+    if (!err) mm.brk = new_brk;
+    return err;
+  }
+  if (mm.vmas.FindIntersection(old_brk, new_brk)) return -ENOMEM;
+  Vma* brkvma = mm.vmas.PrevOf(old_brk);  // vma_prev_limit(start_brk)
+  if (brkvma && brkvma->vm_end <= mm.start_brk) brkvma = nullptr;
+  int err = k.do_brk_flags(mm, brkvma, old_brk, new_brk - old_brk);
+  if (!err) mm.brk = new_brk;
+  return err;
+}
+
+Vma* Model::InstallVma(Mm& mm, Vpn start, Vpn end, VmFlags flags, File* file, Pgoff pgoff) {
+  Kernel k(*this);
+  if (mm.vmas.FindIntersection(start, end)) return nullptr;
+  Vma* v = k.vm_area_alloc(mm);
+  v->vm_start = start;
+  v->vm_end = end;
+  v->vm_flags = flags;
+  v->vm_file = file;
+  v->vm_pgoff = pgoff;
+  mm.vmas.Insert(v);
+  return v;
+}
+
+File* Model::FileByName(const std::string& name, uint64_t pages) {
+  for (auto& f : files_)
+    if (f->name == name && !f->shmem_anon) {
+      if (f->size_pages < pages) {  // learnt later that it is longer
+        Kernel k(*this);
+        f->size_pages = pages;
+        for (Pgoff i = 0; i < pages; ++i)
+          if (i >= f->page_cache.size() || f->page_cache[i] == kNoPfn)
+            folios_.Get(k.filemap_get_page(*f, i)).dirty = true;
+      }
+      return f.get();
+    }
+  return NewFile(name, pages);
+}
+
 Touch Model::Access(Mm& mm, Vpn addr, bool write) {
   return Kernel(*this).user_access(mm, addr, write);
 }

@@ -43,6 +43,8 @@ struct MmapArgs {
 enum class MadviseBehavior {
   kDontneed, kFree, kCold, kPageout, kDontfork, kDofork,
   kWipeonfork, kKeeponfork, kHugepage, kNohugepage,
+  // Beyond the scenario language (trace replay): flag changes and hints.
+  kNormal, kRandom, kSequential, kWillneed, kDontdump, kDodump,
 };
 
 // Counts the core keeps itself (not the scheme's objects).
@@ -80,6 +82,17 @@ class Model {
   // flags: MREMAP_MAYMOVE 1, MREMAP_FIXED 2, MREMAP_DONTUNMAP 4 (linux/mman.h).
   int Mremap(Mm& mm, Vpn addr, uint64_t old_len, uint64_t new_len, int flags, Vpn new_addr);
   int Madvise(Mm& mm, Vpn addr, uint64_t len, MadviseBehavior behavior);
+
+  // brk(): the heap of mm moves from old_brk to new_brk (both page-aligned vpns, as the
+  // kernel rounds them). 0 or -errno.
+  int Brk(Mm& mm, Vpn old_brk, Vpn new_brk);
+
+  // --- exec layouts (trace replay) ---------------------------------------------------
+  // Installs a VMA exactly as execve left it (no merge): what the ELF loader and
+  // setup_arg_pages() built. The caller faults its pages in afterwards.
+  Vma* InstallVma(Mm& mm, Vpn start, Vpn end, VmFlags flags, File* file, Pgoff pgoff);
+  // A file known by its path (or any name), `pages` long, fully cached.
+  File* FileByName(const std::string& name, uint64_t pages);
 
   // --- memory accesses ---------------------------------------------------------------
   Touch Access(Mm& mm, Vpn addr, bool write);

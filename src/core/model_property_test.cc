@@ -6,7 +6,9 @@
 //     offset? madvise flags? what content?) agrees with the model page by page, and
 //     the errno agrees with the reference's;
 //  3. every private anonymous page has the vm_pgoff the kernel keeps for it: its own
-//     virtual page number, unless it was mremap()ed while its VMA was faulted.
+//     virtual page number, unless it was mremap()ed while its VMA was faulted;
+//  4. no struct leaks: live VMA structs and AVCs are exactly those in the trees and
+//     chains, and once every process has exited no anon_vma, AVC or anon folio is left.
 // Content is tracked as "zero page", "the file's page", "the value of write #N" or
 // "unknown" (after MADV_FREE); two PTEs map one folio exactly when their contents are
 // the same write.
@@ -21,7 +23,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <iostream>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -35,6 +36,7 @@
 #include "rmap/oracle.h"
 #include "rmap/registry.h"
 #include "rmap/scheme.h"
+#include "rmap/schemes/linux/linux_scheme.h"
 
 #ifdef RMAPLAB_HAVE_RAPIDCHECK
 #include <rapidcheck.h>
@@ -105,6 +107,25 @@ class Harness {
     return s;
   }
   Model& model() { return *model_; }
+  // Every live process exits; then no anonymous memory or rmap object may remain.
+  std::string ExitAllAndCheckNothingLeaks() {
+    for (RefProc& rp : procs_)
+      if (rp.alive) {
+        log_.push_back(rp.mm->name + " exit (teardown)");
+        model_->Exit(*rp.mm);
+        rp.alive = false;
+        for (auto& p : rp.pages) p = RefPage{};
+      }
+    if (std::string err = Verify(); !err.empty()) return err;
+    auto o = scheme_->Objects();
+    if (o["anon_vma"].live || o["anon_vma_chain"].live)
+      return "after every exit: " + std::to_string(o["anon_vma"].live) + " anon_vmas, " +
+             std::to_string(o["anon_vma_chain"].live) + " AVCs still live";
+    int64_t anon = 0;
+    model_->folios().ForEachLive([&](const Folio& f) { anon += f.kind == FolioKind::kAnon; });
+    if (anon) return "after every exit: " + std::to_string(anon) + " anon folios live";
+    return "";
+  }
 
  private:
   Vpn V(uint64_t page) const { return kBase + page; }
@@ -156,11 +177,7 @@ class Harness {
   std::vector<std::string> log_;
   uint64_t writes_ = 0;
   int forks_ = 0;
-  bool known_bug_op_ = false;  // the current op may hit the known remap_move bug
 };
-
-// Prefix of a mismatch that is a known, reported model bug: the run is discarded.
-const std::string kKnownBug = "KNOWN MODEL BUG: ";
 
 std::string ErrName(int r) { return r == 0 ? "0" : std::string("-") + ErrnoName(r); }
 
@@ -170,10 +187,8 @@ std::string Mismatch(const std::string& what, int got, int want) {
 }
 
 std::string Harness::Apply(const Op& op) {
-  known_bug_op_ = false;
   std::string err = Run(op);
   if (err.empty()) err = Verify();
-  if (!err.empty() && known_bug_op_) err = kKnownBug + err;
   return err;
 }
 
@@ -399,7 +414,9 @@ std::string Harness::DoMadvise(RefProc& rp, const Op& op) {
         break;
       case MadviseBehavior::kCold:
       case MadviseBehavior::kPageout:
-        break;  // only lazyfree pages can go, and those are already "unknown"
+        // Only clean lazyfree anon pages (already "unknown") and page-cache pages can
+        // go; a file page comes back from the file on the next fault.
+        break;
       case MadviseBehavior::kDontfork: p.dontcopy = true; break;
       case MadviseBehavior::kDofork: p.dontcopy = false; break;
       case MadviseBehavior::kWipeonfork: p.wipeonfork = true; break;
@@ -464,21 +481,7 @@ std::string Harness::DoMremap(RefProc& rp, const Op& op) {
   } else if (mode == 3 && std::min(old_len, new_len) > vm_end - V(a)) {
     want = -EFAULT;
   }
-  // Known model bug (model_test.cc Regress_DontunmapSourceMergedWithItsDestination...):
-  // a DONTUNMAP move whose last piece is an unfaulted private anonymous VMA and whose
-  // destination for that piece starts within [end of range, end of that VMA] merges the
-  // VMA with its own destination; the model's remap_move() then visits it again.
-  bool known_bug = false;
-  if (mode == 2 && !overlap && want == 0 && to >= a + old_len) {
-    const Vma* last = mm.vmas.Find(V(a + old_len - 1));
-    if (last && !last->vm_file && !last->anon_vma) {
-      Vpn piece = std::max(last->vm_start, V(a));
-      Vpn dest = V(to) + (piece - V(a));
-      known_bug = dest <= last->vm_end;
-    }
-  }
   int got = model_->Mremap(mm, V(a), old_len, new_len, flags, mode ? V(to) : 0);
-  known_bug_op_ = known_bug;
   if (std::string m = Mismatch("mremap", got, want); !m.empty()) return m;
   if (got) return "";
 
@@ -583,6 +586,21 @@ std::string Harness::Verify() {
     for (const auto& m : report.messages) s += "\n    " + m;
     return s;
   }
+  // No leaked or double-freed struct: live VMA structs are exactly the VMAs in the
+  // trees, live AVCs exactly the entries of the VMAs' chains.
+  int64_t vmas = 0, avcs = 0;
+  for (const auto& mm : model_->mms())
+    for (const auto& [start, v] : mm->vmas) {
+      ++vmas;
+      if (const auto* chain = linux_rmap::LinuxScheme::Chain(*v)) avcs += chain->size();
+    }
+  const CoreStats& st = model_->stats();
+  if (st.vma_alloc - st.vma_free != vmas)
+    return "VMA structs: " + std::to_string(st.vma_alloc - st.vma_free) + " live, " +
+           std::to_string(vmas) + " in the trees";
+  if (int64_t live = scheme_->Objects()["anon_vma_chain"].live; live != avcs)
+    return "AVCs: " + std::to_string(live) + " live, " + std::to_string(avcs) + " on chains";
+
   std::map<uint64_t, Pfn> write_to_pfn;
   std::map<Pfn, uint64_t> pfn_to_write;
   for (RefProc& rp : procs_) {
@@ -638,6 +656,9 @@ std::string Harness::Verify() {
           if (pfn == kNoPfn || pfn == kZeroPfn ||
               model_->folios().Get(pfn).kind != FolioKind::kAnon)
             return at + ": written content lost (pfn " + std::to_string(pfn) + ")";
+          // The store dirtied the PTE; fork (private) and mremap keep the bit, and only
+          // MADV_FREE cleans it (the content is "unknown" from then on).
+          if (!mm.pt.Dirty(V(i))) return at + ": written page with a clean PTE";
           auto [it1, new1] = write_to_pfn.emplace(p.write, pfn);
           auto [it2, new2] = pfn_to_write.emplace(pfn, p.write);
           if (it1->second != pfn || it2->second != p.write)
@@ -666,6 +687,8 @@ std::string RunOps(const Config& cfg, const std::vector<Op>& ops) {
     std::string err = h.Apply(op);
     if (!err.empty()) return err + "\n  after:" + h.Log();
   }
+  if (std::string err = h.ExitAllAndCheckNothingLeaks(); !err.empty())
+    return err + "\n  after:" + h.Log();
   return "";
 }
 
@@ -701,7 +724,6 @@ void CheckProperty(const Config& cfg) {
       *rc::gen::container<std::vector<std::vector<Op>>>(kSequences, GenSequence());
   for (const auto& ops : seqs) {
     std::string err = RunOps(cfg, ops);
-    RC_PRE(err.rfind(kKnownBug, 0) != 0);  // a known model bug: discard the case
     if (!err.empty()) RC_FAIL(err);
   }
 }
@@ -745,7 +767,7 @@ TEST(ModelPropertySeeded, ManySequencesMatchReferenceAndOracle) {
   const uint64_t seeds = EnvOr("RMAPLAB_PROPERTY_SEEDS", 30000);
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::seconds(EnvOr("RMAPLAB_PROPERTY_SECONDS", 6));
-  int runs = 0, known = 0;
+  int runs = 0;
   for (uint64_t seed = 1; seed <= seeds; ++seed) {
     if (std::chrono::steady_clock::now() > deadline) break;
     std::mt19937_64 rng(seed);
@@ -754,15 +776,10 @@ TEST(ModelPropertySeeded, ManySequencesMatchReferenceAndOracle) {
     std::vector<Op> ops(1 + rng() % 40);
     for (Op& op : ops) op = RandomOp(rng);
     std::string err = RunOps(cfg, ops);
-    if (err.rfind(kKnownBug, 0) == 0) {
-      ++known;
-      continue;
-    }
     ASSERT_TRUE(err.empty()) << "seed " << seed << ": " << err;
     ++runs;
   }
   EXPECT_GT(runs, 100);
-  if (known) std::cout << "[ note ] " << known << " sequences hit the known remap_move bug\n";
 }
 
 }  // namespace

@@ -353,6 +353,28 @@ TEST_F(ModelTest, E2g_ReadOnlyUnfaultedNeighbourMergesWhenMadeWritable) {
   EXPECT_TRUE(At(a, 0)->vm_flags & VM_ACCOUNT);
 }
 
+// anon_vma_compatible() ignores only the access bits: a faulted VMA made read-only
+// keeps VM_ACCOUNT and still donates; a MAP_NORESERVE neighbour (no VM_ACCOUNT) does not
+// get the anon_vma.
+TEST_F(ModelTest, E2_OnlyAccessBitsMayDifferForAnonVmaSharing) {
+  Mm& a = *model_.NewMm("A");
+  ASSERT_EQ(Map(a, 0, 4, "rw"), 0);
+  ASSERT_EQ(W(a, 0), Touch::kOk);
+  ASSERT_EQ(Mprotect(a, 0, 4, "r"), 0);
+  ASSERT_EQ(Map(a, 4, 4, "rwx"), 0);
+  Events e0 = Now();
+  ASSERT_EQ(W(a, 4), Touch::kOk);
+  EXPECT_EQ(Since(e0), (Events{.avc_alloc = 1}));
+  EXPECT_EQ(AnonAt(a, 4), AnonAt(a, 0));
+  MmapArgs nr = Args(8, 4, "rwx");
+  nr.noreserve = true;
+  ASSERT_EQ(Mmap(a, nr), 0);
+  Events e1 = Now();
+  ASSERT_EQ(W(a, 8), Touch::kOk);
+  EXPECT_EQ(Since(e1), (Events{.av_alloc = 1, .avc_alloc = 1}));
+  EXPECT_NE(AnonAt(a, 8), AnonAt(a, 4));
+}
+
 // ====================================================================================
 // E3: fork chain, every process alive, one faulted VMA (the per-VMA segment).
 // ====================================================================================
@@ -384,6 +406,27 @@ TEST_F(ModelTest, E3_ForkChainCostsChainLenPlusOneChainsAndOneAnonVmaPerFork) {
   Events e2 = Now();
   ASSERT_EQ(Munmap(*p, 0, 16), 0);
   EXPECT_EQ(Since(e2), (Events{.vma_free = 1, .av_free = 1, .avc_free = 4}));
+}
+
+// Process-wide: a fork costs one VMA per copied VMA and, per faulted VMA,
+// chain_len + 1 AVCs and one anon_vma; unfaulted VMAs cost no rmap object.
+TEST_F(ModelTest, E3_WholeProcessForkCostIsTheSumOfChainLenPlusOne) {
+  Mm& p0 = *model_.NewMm("P0");
+  ASSERT_EQ(Map(p0, 0, 4), 0);
+  ASSERT_EQ(W(p0, 0), Touch::kOk);
+  Mm& p1 = *Fork(p0, "P1");  // X: chain 2 in P1
+  ASSERT_EQ(Map(p1, 8, 4), 0);
+  ASSERT_EQ(W(p1, 8), Touch::kOk);  // Y: chain 1
+  ASSERT_EQ(Map(p1, 16, 4), 0);     // Z: unfaulted
+  ASSERT_EQ(Map(p1, 24, 4, "r"), 0);
+  ASSERT_EQ(R(p1, 24), Touch::kOk);  // zero page only: still unfaulted
+  Events e0 = Now();
+  Mm& p2 = *Fork(p1, "P2");
+  EXPECT_EQ(Since(e0), (Events{.vma_alloc = 4, .av_alloc = 2, .avc_alloc = (2 + 1) + (1 + 1)}));
+  EXPECT_EQ(ChainLen(p2, 0), 3u);
+  EXPECT_EQ(ChainLen(p2, 8), 2u);
+  EXPECT_EQ(ChainLen(p2, 16), 0u);
+  EXPECT_EQ(PfnAt(p2, 24), kNoPfn);  // no anon_vma: page tables not copied
 }
 
 // ====================================================================================
@@ -950,6 +993,117 @@ TEST_F(ModelTest, E8_FreeThenPageoutDiscardsOnlyCleanExclusivePages) {
   EXPECT_NE(PfnAt(a, 2), kNoPfn);
   EXPECT_NE(PfnAt(a, 3), kNoPfn);
   EXPECT_EQ(c.pt.present(), 4u);
+}
+
+// MADV_FREE cleans the caller's PTE and marks the folio lazyfree; reclaim
+// (try_to_unmap_one()) discards a lazyfree folio only if neither its PTE nor the folio
+// is dirty, otherwise it is swap-backed again and stays.
+TEST_F(ModelTest, E8_FreedPageRewrittenBeforePageoutStays) {
+  Mm& a = *model_.NewMm("A");
+  ASSERT_EQ(Map(a, 0, 2), 0);
+  WriteAll(a, 0, 2);
+  EXPECT_TRUE(a.pt.Dirty(Pg(0)));  // the store dirtied the PTE
+  ASSERT_EQ(Madvise(a, 0, 2, MadviseBehavior::kFree), 0);
+  Pfn p0 = PfnAt(a, 0);
+  EXPECT_FALSE(a.pt.Dirty(Pg(0)));
+  EXPECT_TRUE(FolioOf(p0).lazyfree);
+  ASSERT_EQ(W(a, 0), Touch::kOk);  // exclusive: written in place, PTE dirty again
+  EXPECT_EQ(PfnAt(a, 0), p0);
+  EXPECT_TRUE(a.pt.Dirty(Pg(0)));
+  ASSERT_EQ(Madvise(a, 0, 2, MadviseBehavior::kPageout), 0);
+  EXPECT_EQ(PfnAt(a, 0), p0);  // dirty: kept, swap-backed again
+  EXPECT_FALSE(FolioOf(p0).lazyfree);
+  EXPECT_EQ(PfnAt(a, 1), kNoPfn);  // clean and lazyfree: discarded
+  EXPECT_EQ(R(a, 1), Touch::kOk);
+  EXPECT_EQ(PfnAt(a, 1), kZeroPfn);  // reads zero
+  // A second MADV_FREE clears PG_dirty (this is the folio's only mapping): now it goes.
+  ASSERT_EQ(Madvise(a, 0, 1, MadviseBehavior::kFree), 0);
+  ASSERT_EQ(Madvise(a, 0, 1, MadviseBehavior::kPageout), 0);
+  EXPECT_EQ(PfnAt(a, 0), kNoPfn);
+}
+
+// copy_present_pte() gives a private child PTE the parent's dirty bit.
+TEST_F(ModelTest, E8_FreeBeforeForkGivesTheChildACleanPte) {
+  Mm& p = *model_.NewMm("P");
+  ASSERT_EQ(Map(p, 0, 1), 0);
+  ASSERT_EQ(W(p, 0), Touch::kOk);
+  ASSERT_EQ(Madvise(p, 0, 1, MadviseBehavior::kFree), 0);
+  Mm& c = *Fork(p, "C");
+  EXPECT_FALSE(c.pt.Dirty(Pg(0)));
+  Exit(p);
+  ASSERT_EQ(Madvise(c, 0, 1, MadviseBehavior::kPageout), 0);
+  EXPECT_EQ(PfnAt(c, 0), kNoPfn);  // clean lazyfree, mapped once: discarded
+}
+
+TEST_F(ModelTest, E8_FreeAfterForkLeavesTheChildsPteDirty) {
+  Mm& p = *model_.NewMm("P");
+  ASSERT_EQ(Map(p, 0, 1), 0);
+  ASSERT_EQ(W(p, 0), Touch::kOk);
+  Mm& c = *Fork(p, "C");
+  EXPECT_TRUE(c.pt.Dirty(Pg(0)));
+  Pfn pfn = PfnAt(c, 0);
+  ASSERT_EQ(Madvise(p, 0, 1, MadviseBehavior::kFree), 0);  // shared: lazyfree anyway
+  EXPECT_TRUE(FolioOf(pfn).lazyfree);
+  EXPECT_FALSE(p.pt.Dirty(Pg(0)));
+  EXPECT_TRUE(c.pt.Dirty(Pg(0)));  // only the caller's PTE is cleaned
+  Exit(p);
+  ASSERT_EQ(Madvise(c, 0, 1, MadviseBehavior::kPageout), 0);
+  EXPECT_EQ(PfnAt(c, 0), pfn);  // the child's dirty PTE keeps it
+}
+
+TEST_F(ModelTest, E8_DirtyBitsMoveWithMremap) {
+  Mm& a = *model_.NewMm("A");
+  ASSERT_EQ(Map(a, 0, 2), 0);
+  ASSERT_EQ(W(a, 0), Touch::kOk);
+  ASSERT_EQ(R(a, 1), Touch::kOk);
+  ASSERT_EQ(Move(a, 0, 2, 0x100), 0);
+  EXPECT_TRUE(a.pt.Dirty(Pg(0x100)));
+  EXPECT_FALSE(a.pt.Dirty(Pg(0x101)));  // the zero page is never dirty
+}
+
+// MADV_PAGEOUT without swap: page-cache and shmem pages mapped once are unmapped; clean
+// ones leave the page cache, dirty ones (written, or memfd contents) stay in it.
+TEST_F(ModelTest, E8_PageoutUnmapsPageCachePagesMappedOnce) {
+  File* f = model_.NewFile("F", 4);  // like the native memfd: every page dirty
+  Mm& a = *model_.NewMm("A");
+  MmapArgs pf = Args(0, 4, "r");
+  pf.file = f;
+  ASSERT_EQ(Mmap(a, pf), 0);
+  ASSERT_EQ(R(a, 0), Touch::kOk);  // fault-around maps all four
+  EXPECT_EQ(a.pt.present(), 4u);
+  MmapArgs again = Args(16, 1, "r");  // file page 1 mapped a second time
+  again.file = f;
+  again.pgoff = 1;
+  again.shared = true;
+  ASSERT_EQ(Mmap(a, again), 0);
+  ASSERT_EQ(R(a, 16), Touch::kOk);
+  MmapArgs s = Args(8, 2, "rw");
+  s.shared = true;
+  ASSERT_EQ(Mmap(a, s), 0);
+  ASSERT_EQ(W(a, 8), Touch::kOk);  // dirty shmem page
+  ASSERT_EQ(R(a, 9), Touch::kOk);  // clean shmem page
+  File* shm = At(a, 8)->vm_file;
+  Pfn written = PfnAt(a, 8);
+  Pfn f0 = f->page_cache[0], f1 = f->page_cache[1];
+  int64_t anon_vmas = LiveAnonVmas();
+  EXPECT_EQ(Madvise(a, 0, 20, MadviseBehavior::kPageout), -ENOMEM);  // holes
+  EXPECT_EQ(PfnAt(a, 0), kNoPfn);
+  EXPECT_EQ(PfnAt(a, 1), f1);  // mapped twice: not isolated
+  EXPECT_EQ(PfnAt(a, 16), f1);
+  EXPECT_EQ(PfnAt(a, 2), kNoPfn);
+  EXPECT_EQ(PfnAt(a, 8), kNoPfn);
+  EXPECT_EQ(PfnAt(a, 9), kNoPfn);
+  EXPECT_EQ(f->page_cache[0], f0);         // dirty file page: stays cached
+  EXPECT_EQ(shm->page_cache[0], written);  // dirty shmem page: stays
+  EXPECT_EQ(shm->page_cache[1], kNoPfn);   // clean shmem page: dropped
+  EXPECT_EQ(LiveAnonVmas(), anon_vmas);
+  ASSERT_EQ(R(a, 0), Touch::kOk);
+  EXPECT_EQ(PfnAt(a, 0), f0);
+  ASSERT_EQ(R(a, 8), Touch::kOk);
+  EXPECT_EQ(PfnAt(a, 8), written);
+  ASSERT_EQ(R(a, 9), Touch::kOk);  // a fresh (zero) shmem page
+  EXPECT_EQ(PfnAt(a, 9), shm->page_cache[1]);
+  EXPECT_NE(shm->page_cache[1], kNoPfn);
 }
 
 // ====================================================================================

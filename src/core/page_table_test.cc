@@ -1,4 +1,5 @@
-// Tests of PageTable (core/page_table.h): the sparse vpn -> pfn map in 512-entry leaves.
+// Tests of PageTable (core/page_table.h): the sparse vpn -> pfn map in 512-entry leaves,
+// with the per-PTE dirty bit.
 #include "core/page_table.h"
 
 #include <gtest/gtest.h>
@@ -56,6 +57,60 @@ TEST(PageTableTest, TheZeroPageIsAPresentEntry) {
   pt.Set(kBase, kZeroPfn);
   EXPECT_EQ(pt.present(), 1u);
   EXPECT_EQ(pt.Collect(kBase, kBase + 1), (Entries{{kBase, kZeroPfn}}));
+}
+
+TEST(PageTableTest, DirtyBitTravelsWithTheEntryButNeverInThePfn) {
+  PageTable pt;
+  EXPECT_EQ(pt.Set(kBase + 1, 7, /*dirty=*/true), kNoPfn);
+  EXPECT_TRUE(pt.Dirty(kBase + 1));
+  EXPECT_EQ(pt.Get(kBase + 1), 7u);  // the pfn without the bit
+  EXPECT_EQ(pt.Collect(kBase, kBase + 2), (Entries{{kBase + 1, 7}}));
+  pt.ForEach(kBase, kBase + 2, [](Vpn, Pfn p) { EXPECT_EQ(p, 7u); });
+  // Set() returns the old pfn without the bit, and a plain Set() is clean.
+  EXPECT_EQ(pt.Set(kBase + 1, 9), 7u);
+  EXPECT_FALSE(pt.Dirty(kBase + 1));
+  EXPECT_EQ(pt.present(), 1u);
+  // pte_mkdirty / pte_mkclean.
+  pt.SetDirty(kBase + 1, true);
+  EXPECT_TRUE(pt.Dirty(kBase + 1));
+  EXPECT_EQ(pt.Get(kBase + 1), 9u);
+  pt.SetDirty(kBase + 1, true);  // idempotent
+  EXPECT_TRUE(pt.Dirty(kBase + 1));
+  pt.SetDirty(kBase + 1, false);
+  EXPECT_FALSE(pt.Dirty(kBase + 1));
+  EXPECT_EQ(pt.Get(kBase + 1), 9u);
+  // Clearing a dirty entry clears the bit too.
+  pt.SetDirty(kBase + 1, true);
+  EXPECT_EQ(pt.Set(kBase + 1, kNoPfn), 9u);
+  EXPECT_FALSE(pt.Dirty(kBase + 1));
+  EXPECT_EQ(pt.present(), 0u);
+}
+
+TEST(PageTableTest, SetDirtyOnAnAbsentEntryIsANoOp) {
+  PageTable pt;
+  pt.SetDirty(kBase, true);  // no leaf at all
+  EXPECT_EQ(pt.present(), 0u);
+  EXPECT_FALSE(pt.Dirty(kBase));
+  EXPECT_EQ(pt.Get(kBase), kNoPfn);
+  pt.Set(kBase + 5, 3);
+  pt.SetDirty(kBase + 6, true);  // absent entry in an existing leaf
+  EXPECT_FALSE(pt.Dirty(kBase + 6));
+  EXPECT_EQ(pt.Get(kBase + 6), kNoPfn);
+  EXPECT_EQ(pt.present(), 1u);
+  EXPECT_EQ(pt.Collect(kBase, kBase + kLeaf), (Entries{{kBase + 5, 3}}));
+}
+
+TEST(PageTableTest, ADirtyEntryKeepsItsLeafAlive) {
+  PageTable pt;
+  pt.Set(kBase + 2, 4, true);
+  pt.Set(kBase + 3, 5);
+  pt.Set(kBase + 3, kNoPfn);  // the leaf still holds the dirty entry
+  EXPECT_EQ(pt.present(), 1u);
+  EXPECT_TRUE(pt.Dirty(kBase + 2));
+  pt.Set(kBase + 2, kNoPfn);
+  EXPECT_EQ(pt.present(), 0u);
+  pt.Set(kBase + 2, 6);  // a fresh leaf: clean
+  EXPECT_FALSE(pt.Dirty(kBase + 2));
 }
 
 TEST(PageTableTest, CollectAcrossLeafBoundaries) {
@@ -120,23 +175,38 @@ TEST(PageTableTest, EmptyLeavesAreFreed) {
   EXPECT_EQ(pt.present(), 1u);
 }
 
-// Random Set()s against a std::map, checking Get, present, Collect, ForEach.
+// Random Set()s and SetDirty()s against std::maps, checking Get, Dirty, present,
+// Collect, ForEach.
 TEST(PageTableTest, MatchesAMapUnderRandomUpdates) {
   std::mt19937_64 rng(12345);
   PageTable pt;
   std::map<Vpn, Pfn> ref;
   // Three leaves plus their borders, so that boundaries and leaf frees are hit often.
   auto addr = [&] { return kBase - 4 + rng() % (3 * kLeaf + 8); };
+  std::map<Vpn, bool> dirty;
   for (int step = 0; step < 20000; ++step) {
     Vpn v = addr();
+    if (rng() % 5 == 0) {  // pte_mkdirty / pte_mkclean, present or not
+      bool d = rng() % 2;
+      pt.SetDirty(v, d);
+      if (ref.count(v)) dirty[v] = d;
+      ASSERT_EQ(pt.Dirty(v), ref.count(v) ? d : false) << "step " << step;
+      ASSERT_EQ(pt.present(), ref.size());
+      continue;
+    }
     Pfn p = (rng() % 3 == 0) ? kNoPfn : static_cast<Pfn>(1 + rng() % 50);
+    bool d = p != kNoPfn && rng() % 2;
     Pfn want_old = ref.count(v) ? ref[v] : kNoPfn;
-    ASSERT_EQ(pt.Set(v, p), want_old) << "step " << step;
-    if (p == kNoPfn)
+    ASSERT_EQ(pt.Set(v, p, d), want_old) << "step " << step;
+    if (p == kNoPfn) {
       ref.erase(v);
-    else
+      dirty.erase(v);
+    } else {
       ref[v] = p;
+      dirty[v] = d;
+    }
     ASSERT_EQ(pt.present(), ref.size());
+    ASSERT_EQ(pt.Dirty(v), d);
     if (step % 97 == 0) {
       Vpn s = addr(), e = addr();
       if (s > e) std::swap(s, e);
@@ -147,8 +217,10 @@ TEST(PageTableTest, MatchesAMapUnderRandomUpdates) {
       Entries via_foreach;
       pt.ForEach(s, e, [&](Vpn a, Pfn b) { via_foreach.emplace_back(a, b); });
       ASSERT_EQ(via_foreach, want);
-      for (Vpn a = s; a < s + 40; ++a)
+      for (Vpn a = s; a < s + 40; ++a) {
         ASSERT_EQ(pt.Get(a), ref.count(a) ? ref[a] : kNoPfn);
+        ASSERT_EQ(pt.Dirty(a), ref.count(a) ? dirty[a] : false);
+      }
     }
   }
   // Drain everything: every leaf must go.

@@ -1,0 +1,118 @@
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "commands.h"
+#include "rmaplab/observation.h"
+#include "trace/replay.h"
+
+namespace rmaplab::cli {
+namespace {
+
+double RelErr(int64_t predicted, int64_t recorded) {
+  return recorded ? std::fabs(double(predicted - recorded)) / double(recorded)
+                  : (predicted ? INFINITY : 0.0);
+}
+
+}  // namespace
+
+Runner AddReplay(CLI::App& app) {
+  struct Opts {
+    std::string trace, schemes = "linux", json;
+    int64_t reclaim_every = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  app.add_option("TRACE", o->trace, "A trace from 'rmaplab record'")->required();
+  app.add_option("--scheme,--schemes", o->schemes, "A scheme, a comma-separated list, or 'all'");
+  app.add_option("--json", o->json, "Write the results (with the linux fidelity) here");
+  app.add_option("--reclaim-every", o->reclaim_every,
+                 "Also walk every anon folio every N events (reclaim-style)");
+  app.footer("Exit status: 0, 1 if a scheme missed a mapping, 2 bad input (e.g. a malformed "
+             "trace).");
+  return [o] {
+    bool ok = true;
+    auto schemes = ResolveSchemes(o->schemes, &ok);
+    if (!ok) return 2;
+    std::string error;
+    auto t = trace::ReadTrace(o->trace, &error);
+    if (!t) {
+      std::fprintf(stderr, "rmaplab replay: %s\n", error.c_str());
+      return 2;
+    }
+    if (!t->faithful())
+      std::fprintf(stderr, "rmaplab replay: warning: the trace lost events; it is not faithful\n");
+    bool tty = isatty(2);
+    nlohmann::json out = {{"trace", o->trace},
+                          {"command", t->command},
+                          {"kernel", t->kernel},
+                          {"events", t->events.size()},
+                          {"schemes", nlohmann::json::object()}};
+    std::printf("%-14s %8s %8s %8s %10s %10s %7s %16s %8s %7s\n", "scheme", "faults", "syscalls",
+                "max VMAs", "live", "peak", "walks", "visited p50/max", "false+", "misses");
+    bool failed = false;
+    for (const auto& scheme : schemes) {
+      trace::ReplayOptions opt;
+      opt.scheme = scheme;
+      opt.reclaim_every = o->reclaim_every;
+      if (tty)
+        opt.progress = [&](size_t done, size_t total) {
+          int pct = total ? static_cast<int>(100 * done / total) : 100;
+          std::fprintf(stderr, "\r%-14s [%-40s] %3d%%", scheme.c_str(),
+                       std::string(pct * 40 / 100, '#').c_str(), pct);
+          if (done == total) std::fprintf(stderr, "\r%80s\r", "");
+        };
+      trace::ReplayResult r = trace::Replay(*t, opt);
+      auto v = r.reclaim.visited_per_walk;
+      std::sort(v.begin(), v.end());
+      int64_t p50 = v.empty() ? 0 : v[v.size() / 2], mx = v.empty() ? 0 : v.back();
+      std::printf("%-14s %8lld %8lld %8lld %10lld %10lld %7lld %10lld/%5lld %8lld %7lld\n",
+                  scheme.c_str(), (long long)r.faults, (long long)r.syscalls, (long long)r.max_vmas,
+                  (long long)r.live_bytes, (long long)r.peak_bytes, (long long)r.reclaim.walks,
+                  (long long)p50, (long long)mx, (long long)r.reclaim.false_positives,
+                  (long long)r.reclaim.misses);
+      failed |= r.reclaim.misses > 0;
+      nlohmann::json objs = nlohmann::json::object();
+      for (const auto& [name, s] : r.objects)
+        objs[name] = {{"alloc", s.alloc}, {"free", s.free}, {"live", s.live}, {"peak", s.peak},
+                      {"object_bytes", s.object_bytes}};
+      nlohmann::json js = {{"faults", r.faults},       {"syscalls", r.syscalls},
+                           {"forks", r.forks},         {"execs", r.execs},
+                           {"exits", r.exits},         {"max_vmas", r.max_vmas},
+                           {"live_bytes", r.live_bytes}, {"peak_bytes", r.peak_bytes},
+                           {"objects", objs},          {"counters", r.counters},
+                           {"walks", {{"count", r.reclaim.walks}, {"visited_p50", p50},
+                                      {"visited_max", mx}, {"false_positives", r.reclaim.false_positives},
+                                      {"misses", r.reclaim.misses}}},
+                           {"unmodelled", r.unmodelled}};
+      out["schemes"][scheme] = js;
+      if (scheme == "linux") {
+        double eav = RelErr(r.predicted_av_allocs, r.recorded_av_allocs);
+        double eavc = RelErr(r.predicted_avc_allocs, r.recorded_avc_allocs);
+        out["fidelity"] = {
+            {"anon_vma", {{"recorded_allocs", r.recorded_av_allocs},
+                          {"predicted_allocs", r.predicted_av_allocs},
+                          {"relative_error", eav}}},
+            {"anon_vma_chain", {{"recorded_allocs", r.recorded_avc_allocs},
+                                {"predicted_allocs", r.predicted_avc_allocs},
+                                {"relative_error", eavc}}}};
+        std::printf("  fidelity of the linux model on this run: anon_vma %lld predicted / %lld "
+                    "recorded (error %.2f%%), anon_vma_chain %lld / %lld (error %.2f%%)\n",
+                    (long long)r.predicted_av_allocs, (long long)r.recorded_av_allocs, eav * 100,
+                    (long long)r.predicted_avc_allocs, (long long)r.recorded_avc_allocs, eavc * 100);
+      }
+      for (const auto& [why, n] : r.unmodelled)
+        std::printf("  %s: %lld — %s\n", scheme.c_str(), (long long)n, why.c_str());
+    }
+    if (!o->json.empty() && !WriteFileAtomic(o->json, out.dump(2) + "\n", &error)) {
+      std::fprintf(stderr, "rmaplab replay: %s\n", error.c_str());
+      return 2;
+    }
+    return failed ? 1 : 0;
+  };
+}
+
+}  // namespace rmaplab::cli

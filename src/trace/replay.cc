@@ -1,0 +1,309 @@
+#include "trace/replay.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "core/model.h"
+#include "rmap/registry.h"
+
+namespace rmaplab::trace {
+namespace {
+
+constexpr uint64_t kCloneVm = 0x100;
+constexpr int kMapShared = 0x01, kMapSharedValidate = 0x03, kMapFixed = 0x10,
+              kMapAnonymous = 0x20, kMapNoreserve = 0x4000, kMapPopulate = 0x8000,
+              kMapFixedNoreplace = 0x100000;
+constexpr int kMremapMaymove = 1, kMremapFixed = 2, kMremapDontunmap = 4;
+
+Vpn PageDown(uint64_t a) { return a >> 12; }
+Vpn PageUp(uint64_t a) { return (a + 4095) >> 12; }
+
+std::optional<MadviseBehavior> Advice(int64_t a) {
+  switch (a) {
+    case 0: return MadviseBehavior::kNormal;
+    case 1: return MadviseBehavior::kRandom;
+    case 2: return MadviseBehavior::kSequential;
+    case 3: return MadviseBehavior::kWillneed;
+    case 4: return MadviseBehavior::kDontneed;
+    case 8: return MadviseBehavior::kFree;
+    case 10: return MadviseBehavior::kDontfork;
+    case 11: return MadviseBehavior::kDofork;
+    case 14: return MadviseBehavior::kHugepage;
+    case 15: return MadviseBehavior::kNohugepage;
+    case 16: return MadviseBehavior::kDontdump;
+    case 17: return MadviseBehavior::kDodump;
+    case 18: return MadviseBehavior::kWipeonfork;
+    case 19: return MadviseBehavior::kKeeponfork;
+    case 20: return MadviseBehavior::kCold;
+    case 21: return MadviseBehavior::kPageout;
+    default: return std::nullopt;
+  }
+}
+
+class Replayer {
+ public:
+  Replayer(const Trace& t, const ReplayOptions& opt, Scheme* scheme, ReplayResult* res)
+      : t_(t), opt_(opt), model_(scheme), res_(res) {}
+
+  void Run() {
+    size_t n = t_.events.size();
+    // A fault of a task whose next event is its exec happened inside execve (copying the
+    // arguments): its result is in the exec layout.
+    in_execve_.assign(n, false);
+    std::set<int32_t> exec_next;
+    for (size_t i = n; i-- > 0;) {
+      const Event& e = t_.events[i];
+      if (e.kind == EventKind::kKmem) continue;
+      if (e.kind == EventKind::kExec) {
+        exec_next.insert(e.pid);
+      } else if (e.kind == EventKind::kFault && exec_next.count(e.pid)) {
+        in_execve_[i] = true;
+      } else {
+        exec_next.erase(e.pid);
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const Event& e = t_.events[i];
+      ++res_->events;
+      if (in_execve_[i]) {
+        Note("fault inside execve (its result is in the exec layout)");
+        continue;
+      }
+      Apply(e);
+      if (opt_.reclaim_every > 0 && (i + 1) % opt_.reclaim_every == 0)
+        Oracle::WalkAll(model_, fmt::format("event {}", i), &res_->reclaim);
+      if (e.kind != EventKind::kKmem) Sample();
+      if ((i & 1023) == 0 && opt_.progress) opt_.progress(i, n);
+    }
+    Sample();
+    if (opt_.progress) opt_.progress(n, n);
+    if (opt_.reclaim_at_end) Oracle::WalkAll(model_, "end", &res_->reclaim);
+    res_->objects = model_.scheme().Objects();
+    res_->counters = model_.scheme().Counters();
+    res_->live_bytes = LiveBytes();
+    auto it = res_->objects.find("anon_vma");
+    if (it != res_->objects.end()) res_->predicted_av_allocs = it->second.alloc;
+    it = res_->objects.find("anon_vma_chain");
+    if (it != res_->objects.end()) res_->predicted_avc_allocs = it->second.alloc;
+  }
+
+ private:
+  int64_t LiveBytes() const {
+    int64_t b = 0;
+    for (const auto& [name, s] : model_.scheme().Objects()) b += s.live * s.object_bytes;
+    return b;
+  }
+
+  void Sample() {
+    res_->peak_bytes = std::max(res_->peak_bytes, LiveBytes());
+    int64_t vmas = 0;
+    for (const auto& mm : model_.mms()) vmas += mm->map_count();
+    res_->max_vmas = std::max(res_->max_vmas, vmas);
+  }
+
+  void Note(const std::string& why) { res_->unmodelled[why]++; }
+
+  // The mm a task uses, or null (before its first exec, or unknown).
+  Mm* MmOf(int32_t pid) {
+    auto it = task_mm_.find(pid);
+    return it == task_mm_.end() ? nullptr : it->second;
+  }
+
+  void Release(int32_t pid) {
+    Mm* mm = MmOf(pid);
+    task_mm_.erase(pid);
+    if (!mm) return;
+    if (--users_[mm] == 0 && mm->alive) model_.Exit(*mm);
+  }
+
+  void Apply(const Event& e) {
+    switch (e.kind) {
+      case EventKind::kKmem:
+        if (e.alloc) ++(e.anon_vma ? res_->recorded_av_allocs : res_->recorded_avc_allocs);
+        return;
+      case EventKind::kExec:
+        ++res_->execs;
+        Exec(e);
+        return;
+      case EventKind::kFork: {
+        ++res_->forks;
+        Mm* mm = MmOf(e.pid);
+        if (!mm) return;  // a task of the recorder before the first exec
+        Mm* child = (e.clone_flags & kCloneVm) ? mm : model_.Fork(*mm, fmt::format("{}", e.child));
+        task_mm_[e.child] = child;
+        ++users_[child];
+        if (!(e.clone_flags & kCloneVm)) fds_[e.child] = fds_[e.pid];
+        return;
+      }
+      case EventKind::kExit:
+        ++res_->exits;
+        Release(e.pid);
+        return;
+      case EventKind::kFault: {
+        ++res_->faults;
+        Mm* mm = MmOf(e.pid);
+        if (!mm) return Note("fault before the task's first exec");
+        Touch r = model_.Access(*mm, PageDown(e.addr), e.write);
+        if (r != Touch::kOk) Note(e.user ? "user fault the model refuses" : "kernel fault the model refuses");
+        return;
+      }
+      case EventKind::kSyscall:
+        ++res_->syscalls;
+        Syscall(e);
+        return;
+    }
+  }
+
+  // A new program: its layout as execve left it, then its present pages.
+  void Exec(const Event& e) {
+    const ExecLayout& l = t_.layouts[e.layout];
+    Release(e.pid);
+    Mm* mm = model_.NewMm(fmt::format("{}:{}", e.pid, l.program));
+    task_mm_[e.pid] = mm;
+    users_[mm] = 1;
+    fds_[e.pid].clear();
+    mm->start_brk = mm->brk = PageUp(l.start_brk);
+    for (const LayoutVma& v : l.vmas) {
+      if (v.name == "[vsyscall]") continue;
+      VmFlags f = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+      if (v.perms[0] == 'r') f |= VM_READ;
+      if (v.perms[1] == 'w') f |= VM_WRITE;
+      if (v.perms[2] == 'x') f |= VM_EXEC;
+      if (v.perms[3] == 's') f |= VM_SHARED | VM_MAYSHARE;
+      if ((f & (VM_WRITE | VM_SHARED)) == VM_WRITE) f |= VM_ACCOUNT;
+      if (v.name == "[stack]") f |= VM_GROWSDOWN;
+      if (v.name == "[vvar]" || v.name == "[vvar_vclock]" || v.name == "[vdso]")
+        f = (f & ~VM_ACCOUNT) | VM_DONTEXPAND | VM_PFNMAP;
+      File* file = nullptr;
+      Pgoff pgoff = PageDown(v.start);
+      if (v.file >= 0) {
+        const TraceFile& tf = t_.files[v.file];
+        uint64_t need = v.offset / 4096 + (v.end - v.start) / 4096;
+        file = model_.FileByName(tf.path, std::max(tf.size_pages, need));
+        pgoff = v.offset / 4096;
+      }
+      if (!model_.InstallVma(*mm, PageDown(v.start), PageDown(v.end), f, file, pgoff))
+        Note("exec layout VMA overlaps");
+    }
+    for (const LayoutPage& p : l.pages) {
+      Touch r = model_.Access(*mm, PageDown(p.addr), p.type == 'a');
+      if (r != Touch::kOk) Note("exec layout page the model refuses");
+    }
+  }
+
+  // The synthetic file behind (process, fd): the trace does not say which file an fd is.
+  File* FdFile(int32_t pid, int64_t fd, uint64_t pages) {
+    auto& table = fds_[pid];
+    auto it = table.find(fd);
+    if (it == table.end()) it = table.emplace(fd, fmt::format("fd:{}:{}:{}", pid, fd, next_file_++)).first;
+    return model_.FileByName(it->second, pages);
+  }
+
+  void Syscall(const Event& e) {
+    Mm* mm = MmOf(e.pid);
+    if (!mm) return;
+    if (e.nr == kSysClose) {
+      if (e.ret == 0) fds_[e.pid].erase(e.args[0]);
+      return;
+    }
+    if (e.ret < 0 && e.ret > -4096) {
+      ++res_->unmodelled["refused syscalls (not replayed)"];
+      return;
+    }
+    const int64_t* a = e.args;
+    int err = 0;
+    switch (e.nr) {
+      case kSysMmap: {
+        MmapArgs m;
+        m.addr = PageDown(static_cast<uint64_t>(e.ret));
+        m.len = PageUp(static_cast<uint64_t>(a[1]));
+        m.read = a[2] & 1;
+        m.write = a[2] & 2;
+        m.exec = a[2] & 4;
+        int flags = static_cast<int>(a[3]);
+        m.shared = (flags & kMapSharedValidate) == kMapShared || (flags & kMapSharedValidate) == kMapSharedValidate;
+        m.fixed = (flags & kMapFixed) && !(flags & kMapFixedNoreplace);
+        // A kernel-chosen address is free: equivalent to MAP_FIXED_NOREPLACE there.
+        m.populate = flags & kMapPopulate;
+        m.noreserve = flags & kMapNoreserve;
+        if (!(flags & kMapAnonymous)) {
+          m.pgoff = static_cast<uint64_t>(a[5]) / 4096;
+          m.file = FdFile(e.pid, a[4], m.pgoff + m.len);
+          ++res_->unmodelled["file mmap: file identified by (process, fd)"];
+        }
+        err = model_.Mmap(*mm, m);
+        break;
+      }
+      case kSysMunmap:
+        err = model_.Munmap(*mm, PageDown(a[0]), PageUp(a[1]));
+        break;
+      case kSysMprotect:
+        err = model_.Mprotect(*mm, PageDown(a[0]), PageUp(a[1]), a[2] & 1, a[2] & 2, a[2] & 4);
+        break;
+      case kSysMadvise: {
+        auto b = Advice(a[2]);
+        if (!b) {
+          ++res_->unmodelled[fmt::format("madvise advice {} not modelled", a[2])];
+          return;
+        }
+        err = model_.Madvise(*mm, PageDown(a[0]), PageUp(a[1]), *b);
+        break;
+      }
+      case kSysMremap: {
+        int flags = static_cast<int>(a[3]);
+        uint64_t old_addr = a[0], result = e.ret;
+        Vpn old_len = PageUp(a[1]), new_len = PageUp(a[2]);
+        if (result != old_addr || (flags & (kMremapFixed | kMremapDontunmap)))
+          err = model_.Mremap(*mm, PageDown(old_addr), old_len, new_len,
+                              Model::kMremapMaymove | Model::kMremapFixed |
+                                  ((flags & kMremapDontunmap) ? Model::kMremapDontunmap : 0),
+                              PageDown(result));
+        else
+          err = model_.Mremap(*mm, PageDown(old_addr), old_len, new_len, 0, 0);
+        break;
+      }
+      case kSysBrk: {
+        Vpn want = PageUp(static_cast<uint64_t>(e.ret));
+        if (want < mm->start_brk) return;  // a query or a refused move
+        err = model_.Brk(*mm, mm->brk, want);
+        break;
+      }
+      default:
+        return;
+    }
+    if (err) ++res_->unmodelled[fmt::format("syscall {} succeeded natively, model: {}", e.nr, ErrnoName(err))];
+  }
+
+  const Trace& t_;
+  const ReplayOptions& opt_;
+  Model model_;
+  ReplayResult* res_;
+  std::map<int32_t, Mm*> task_mm_;
+  std::map<Mm*, int> users_;
+  std::map<int32_t, std::map<int64_t, std::string>> fds_;
+  uint64_t next_file_ = 0;
+  std::vector<bool> in_execve_;
+};
+
+}  // namespace
+
+ReplayResult Replay(const Trace& trace, const ReplayOptions& options) {
+  ReplayResult res;
+  res.scheme = options.scheme;
+  std::unique_ptr<Scheme> scheme = CreateScheme(options.scheme);
+  if (!scheme) {
+    res.unmodelled["unknown scheme"] = 1;
+    return res;
+  }
+  {
+    Replayer r(trace, options, scheme.get(), &res);
+    r.Run();
+  }
+  return res;
+}
+
+}  // namespace rmaplab::trace

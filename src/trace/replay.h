@@ -1,0 +1,39 @@
+// Replaying a recorded trace in the model, under one scheme (docs/trace-format.md).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "rmap/oracle.h"
+#include "rmap/scheme.h"
+#include "trace/trace.h"
+
+namespace rmaplab::trace {
+
+struct ReplayOptions {
+  std::string scheme = "linux";
+  bool reclaim_at_end = true;      // walk every anon folio once at the end
+  int64_t reclaim_every = 0;       // ... and every N events (0: never)
+  std::function<void(size_t done, size_t total)> progress;  // called now and then
+};
+
+struct ReplayResult {
+  std::string scheme;
+  int64_t events = 0, syscalls = 0, faults = 0, forks = 0, execs = 0, exits = 0;
+  int64_t max_vmas = 0;            // the most VMAs alive at once, all processes
+  int64_t live_bytes = 0, peak_bytes = 0;
+  std::map<std::string, ObjectStats> objects;
+  std::map<std::string, int64_t> counters;
+  OracleReport reclaim;            // the reclaim-style walks
+  // What the replay could not reproduce, by reason (never silently ignored).
+  std::map<std::string, int64_t> unmodelled;
+  // Fidelity (meaningful for `linux`): the kernel's recorded allocations vs the model's.
+  int64_t recorded_av_allocs = 0, recorded_avc_allocs = 0;
+  int64_t predicted_av_allocs = 0, predicted_avc_allocs = 0;
+};
+
+ReplayResult Replay(const Trace& trace, const ReplayOptions& options);
+
+}  // namespace rmaplab::trace
