@@ -114,8 +114,7 @@ bool Kernel::can_vma_merge_right(const VmaMergeStruct& vmg, bool can_merge_left)
   if (next->vm_pgoff != vmg.pgoff + (vmg.end - vmg.start)) return false;
   if (!can_merge_left) return true;
   // prev and next must also be compatible with each other.
-  const Vma* prev = vmg.prev;
-  return !prev->anon_vma || !next->anon_vma || prev->anon_vma == next->anon_vma;
+  return scheme_.anon_vmas_compatible(*vmg.prev, *next);
 }
 
 // Models vma_merge_new_range(). The model has no vm_ops->close, so every VMA may be

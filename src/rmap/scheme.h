@@ -86,6 +86,11 @@ class Scheme {
   // new range) and, for an mremap copy, comes from `copied_from`?
   virtual bool is_mergeable_anon_vma(const Vma& tgt, const AnonVmaBase* src_anon,
                                      const Vma* src, const Vma* copied_from) const = 0;
+  // can_vma_merge_right()'s last test: may prev and next both be merged with a range
+  // between them (Linux: either has no anon_vma, or they share it)?
+  virtual bool anon_vmas_compatible(const Vma& prev, const Vma& next) const {
+    return !prev.anon_vma || !next.anon_vma || prev.anon_vma == next.anon_vma;
+  }
   // anon_vma_interval_tree_pre_update_vma / post_update: vm_start, vm_end or vm_pgoff
   // of a linked VMA is about to change / has changed.
   virtual void vma_pre_update(Vma& vma) {}
