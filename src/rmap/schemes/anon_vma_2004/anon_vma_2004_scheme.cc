@@ -16,7 +16,6 @@ RMAPLAB_REGISTER_SCHEME(AnonVma2004Scheme, "anon-vma-2004");
 
 namespace {
 AnonVma* AV(AnonVmaBase* b) { return static_cast<AnonVma*>(b); }
-const AnonVma* AV(const AnonVmaBase* b) { return static_cast<const AnonVma*>(b); }
 AnonVmaNode* Node(const Vma& vma) { return static_cast<AnonVmaNode*>(vma.rmap); }
 
 // is_mergeable_vma() of 2.6.7: equal flags and file (no vm_ops->close in the model).
@@ -264,7 +263,7 @@ std::vector<std::string> AnonVma2004Scheme::CheckInvariants() const {
     }
   }
   model_->folios().ForEachLive([&](const Folio& f) {
-    if (f.kind == FolioKind::kAnon && !live_.count(const_cast<AnonVma*>(AV(f.mapping))))
+    if (f.kind == FolioKind::kAnon && !live_.count(AV(f.mapping)))
       bad.push_back(fmt::format("folio {}: mapping is not a live anon_vma", f.pfn));
   });
   return bad;

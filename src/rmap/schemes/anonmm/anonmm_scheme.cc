@@ -15,7 +15,6 @@ RMAPLAB_REGISTER_SCHEME(AnonmmScheme, "anonmm");
 
 namespace {
 Anonmm* AM(AnonVmaBase* b) { return static_cast<Anonmm*>(b); }
-const Anonmm* AM(const AnonVmaBase* b) { return static_cast<const Anonmm*>(b); }
 const std::vector<Vpn> kNoChain;
 }  // namespace
 
@@ -32,6 +31,7 @@ AnonmmScheme::~AnonmmScheme() {
   for (Anonmm* a : live_) delete a;
 }
 
+// Blocks of struct rmap_chain that n chained addresses occupy (add_rmap_address()).
 int64_t AnonmmScheme::ChainBlocks(size_t n) {
   if (n == 0) return 0;
   if (n < kNrSlot) return 1;
@@ -43,6 +43,7 @@ const std::vector<Vpn>& AnonmmScheme::Chain(const Folio& folio) const {
   return it == chains_by_pfn_.end() ? kNoChain : it->second;
 }
 
+// kmem_cache_alloc(anonmm_cachep).
 Anonmm* AnonmmScheme::anonmm_alloc() {
   auto* a = new Anonmm();
   a->id = next_id_++;
@@ -51,6 +52,7 @@ Anonmm* AnonmmScheme::anonmm_alloc() {
   return a;
 }
 
+// kmem_cache_free(anonmm_cachep).
 void AnonmmScheme::anonmm_free(Anonmm* a) {
   assert(a->count == 0 || (a->head == a && a->count == 1));
   live_.erase(a);
@@ -102,7 +104,7 @@ void AnonmmScheme::mm_exited(Mm& mm) {
     --hd->count;
     assert(hd->count > 0);
   } else {
-    counters_["exit.anonmm_kept"]++;  // pages faulted here live on in other mms
+    counters_["exit.anonmm_kept"]++;  // tagged pages (or, for a head, members) remain
   }
   if (hd->count == 1) {
     assert(!hd->mm && hd->family.size() == 1);
@@ -128,6 +130,7 @@ void AnonmmScheme::clear_page_anon(Folio& folio) {
   if (--a->count == 0) free_anonmm(a);
 }
 
+// SetPageAnon(), page->mapping = anonmm, atomic_inc(&anonmm->count).
 void AnonmmScheme::set_page_anon(Folio& folio, Anonmm* a) {
   folio.mapping = a;
   a->count++;
@@ -171,6 +174,7 @@ int AnonmmScheme::anon_vma_fork(Vma& dst, const Vma& src) {
   return 0;
 }
 
+// Nothing is linked per VMA: the marker goes.
 void AnonmmScheme::unlink_anon_vmas(Vma& vma) { vma.anon_vma = nullptr; }
 
 // 2.6.5 can_vma_merge_before/after(): anonymous memory put no rmap constraint on merges.
@@ -289,7 +293,7 @@ void AnonmmScheme::rmap_walk(const Folio& folio, std::vector<WalkCandidate>* out
     return false;
   };
   if (probe_mm(anonmm)) return;
-  for (auto it = std::next(anonmm->pos);; ++it) {
+  for (std::list<Anonmm*>::const_iterator it = std::next(anonmm->pos);; ++it) {
     if (it == hd->family.end()) it = hd->family.begin();
     if (*it == anonmm) break;
     if (probe_mm(*it)) return;

@@ -16,7 +16,6 @@ RMAPLAB_REGISTER_SCHEME(Avc2010Scheme, "avc-2010");
 
 namespace {
 AnonVma* AV(AnonVmaBase* b) { return static_cast<AnonVma*>(b); }
-const AnonVma* AV(const AnonVmaBase* b) { return static_cast<const AnonVma*>(b); }
 constexpr const char* kWalkLock = "anon_vma->lock(spin)";
 }  // namespace
 
@@ -82,7 +81,10 @@ void Avc2010Scheme::anon_vma_chain_link(Vma& vma, Avc* avc, AnonVma* av) {
   State(vma).chain.push_front(avc);
   ++locks_;
   avc->same_anon_vma = av->head.insert(av->head.end(), avc);
-  if (in_fork_) ++fork_avcs_; else ++clone_avcs_;
+  if (in_fork_)
+    ++fork_avcs_;
+  else
+    ++clone_avcs_;
 }
 
 // anon_vma_compatible() + the list_is_singular() test Linus added in April 2010
@@ -186,9 +188,14 @@ void Avc2010Scheme::vm_area_free(Vma& vma) {
 // anon_vma2". Differs from 6.18 on purpose: no fork-child test on either side (Shaohua
 // Li's list_is_singular() test came in 2011; 6.16's three cases in 2025).
 bool Avc2010Scheme::is_mergeable_anon_vma(const Vma& tgt, const AnonVmaBase* src_anon,
-                                          const Vma* /*src*/,
-                                          const Vma* /*copied_from*/) const {
+                                          const Vma* /*src*/, const Vma* /*copied_from*/) const {
   return !tgt.anon_vma || !src_anon || tgt.anon_vma == src_anon;
+}
+
+// vma_merge() cases 1 and 6 (2.6.34): is_mergeable_anon_vma(prev->anon_vma,
+// next->anon_vma), the same plain test.
+bool Avc2010Scheme::anon_vmas_compatible(const Vma& prev, const Vma& next) const {
+  return !prev.anon_vma || !next.anon_vma || prev.anon_vma == next.anon_vma;
 }
 
 // page_add_new_anon_rmap() -> __page_set_anon_rmap(exclusive): the VMA's own anon_vma.
@@ -209,6 +216,8 @@ void Avc2010Scheme::folio_move_anon_rmap(Folio& folio, Vma& vma) { folio.mapping
 void Avc2010Scheme::rmap_walk(const Folio& folio, std::vector<WalkCandidate>* out,
                               WalkCost* cost) const {
   const AnonVma* av = AV(folio.mapping);
+  // Not the design: a safety net so that a broken invariant shows as misses, not a crash.
+  if (!live_.count(const_cast<AnonVma*>(av))) return;
   if (cost) cost->locks[kWalkLock]++;
   const Pgoff pgoff = folio.index;
   for (const Avc* avc : av->head) {
@@ -228,10 +237,8 @@ std::map<std::string, ObjectStats> Avc2010Scheme::Objects() const {
 std::map<std::string, int64_t> Avc2010Scheme::Counters() const {
   return {
       {"fork.pages_touched", 0},  // an object-based design: fork links VMAs, not pages
-      {"mremap.pages_touched", 0},
-      {"fork.avc_linked", fork_avcs_},
-      {"clone.avc_linked", clone_avcs_},
-      {"anon_vma_lock.acquisitions", locks_},
+      {"mremap.pages_touched", 0},       {"fork.avc_linked", fork_avcs_},
+      {"clone.avc_linked", clone_avcs_}, {"anon_vma_lock.acquisitions", locks_},
       {"chain_length.max", max_chain_},
   };
 }
@@ -270,16 +277,16 @@ std::vector<std::string> Avc2010Scheme::CheckInvariants() const {
           bad.push_back(fmt::format("VMA #{}: two AVCs to av{}", v->id, avc->anon_vma->id));
         if (avc->anon_vma == v->anon_vma) has_own = true;
         if (*avc->same_anon_vma != avc)
-          bad.push_back(fmt::format("VMA #{}: AVC not on av{}'s list", v->id,
-                                    avc->anon_vma->id));
+          bad.push_back(fmt::format("VMA #{}: AVC not on av{}'s list", v->id, avc->anon_vma->id));
       }
       if (!has_own) bad.push_back(fmt::format("VMA #{}: no AVC to its own anon_vma", v->id));
       auto [it, fresh] = first_user.emplace(AV(v->anon_vma), v);
       if (!fresh) {
         const auto* other = Chain(*it->second);
-        bool same = other->size() == chain->size() &&
-                    std::equal(chain->begin(), chain->end(), other->begin(),
-                               [](const Avc* a, const Avc* b) { return a->anon_vma == b->anon_vma; });
+        bool same =
+            other->size() == chain->size() &&
+            std::equal(chain->begin(), chain->end(), other->begin(),
+                       [](const Avc* a, const Avc* b) { return a->anon_vma == b->anon_vma; });
         if (!same)
           bad.push_back(fmt::format("VMAs #{} and #{} share av{} but not their chains", v->id,
                                     it->second->id, AV(v->anon_vma)->id));
@@ -295,13 +302,13 @@ std::vector<std::string> Avc2010Scheme::CheckInvariants() const {
     }
   }
   if (listed != avcs || avc_stats_.live != avcs)
-    bad.push_back(fmt::format("AVCs: {} on chains, {} on lists, {} live", avcs, listed,
-                              avc_stats_.live));
+    bad.push_back(
+        fmt::format("AVCs: {} on chains, {} on lists, {} live", avcs, listed, avc_stats_.live));
   if (av_stats_.live != static_cast<int64_t>(live_.size()))
-    bad.push_back(fmt::format("anon_vmas: {} live by count, {} in the set", av_stats_.live,
-                              live_.size()));
+    bad.push_back(
+        fmt::format("anon_vmas: {} live by count, {} in the set", av_stats_.live, live_.size()));
   model_->folios().ForEachLive([&](const Folio& f) {
-    if (f.kind == FolioKind::kAnon && !live_.count(const_cast<AnonVma*>(AV(f.mapping))))
+    if (f.kind == FolioKind::kAnon && !live_.count(AV(f.mapping)))
       bad.push_back(fmt::format("folio {}: mapping is not a live anon_vma", f.pfn));
   });
   return bad;

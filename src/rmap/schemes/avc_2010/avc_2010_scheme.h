@@ -70,6 +70,7 @@ class Avc2010Scheme : public Scheme {
   void vm_area_free(Vma& vma) override;
   bool is_mergeable_anon_vma(const Vma& tgt, const AnonVmaBase* src_anon, const Vma* src,
                              const Vma* copied_from) const override;
+  bool anon_vmas_compatible(const Vma& prev, const Vma& next) const override;
   void folio_add_new_anon_rmap(Folio& folio, Vma& vma, Vpn addr) override;
   void folio_move_anon_rmap(Folio& folio, Vma& vma) override;
   void rmap_walk(const Folio& folio, std::vector<WalkCandidate>* out,
@@ -101,10 +102,10 @@ class Avc2010Scheme : public Scheme {
   uint64_t next_av_id_ = 1;
   bool in_fork_ = false;
   // Counters (cumulative).
-  int64_t fork_avcs_ = 0;       // AVCs linked by anon_vma_fork (clone + own)
-  int64_t clone_avcs_ = 0;      // AVCs linked by split / merge / mremap clones
-  int64_t locks_ = 0;           // anon_vma->lock taken outside walks
-  int64_t max_chain_ = 0;       // longest same_vma chain ever built
+  int64_t fork_avcs_ = 0;   // AVCs linked by anon_vma_fork (clone + own)
+  int64_t clone_avcs_ = 0;  // AVCs linked by split / merge / mremap clones
+  int64_t locks_ = 0;       // anon_vma->lock taken outside walks
+  int64_t max_chain_ = 0;   // longest same_vma chain ever built
 };
 
 }  // namespace rmaplab::avc_2010

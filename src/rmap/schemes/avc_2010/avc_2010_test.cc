@@ -29,9 +29,9 @@ Vpn Pg(uint64_t n) { return kBase + n; }
 
 std::vector<std::string> ScenarioFiles() {
   std::vector<std::string> out;
-  for (const fs::path dir : {fs::path(RMAPLAB_SHARED_DIR) / "scenarios",
-                             fs::path(RMAPLAB_SOURCE_DIR) / "tests" / "scenarios",
-                             fs::path(RMAPLAB_SOURCE_DIR) / "tests" / "regress"}) {
+  for (const fs::path& dir : {fs::path(RMAPLAB_SHARED_DIR) / "scenarios",
+                              fs::path(RMAPLAB_SOURCE_DIR) / "tests" / "scenarios",
+                              fs::path(RMAPLAB_SOURCE_DIR) / "tests" / "regress"}) {
     if (!fs::is_directory(dir)) continue;
     for (const auto& e : fs::directory_iterator(dir))
       if (e.path().extension() == ".rmap") out.push_back(e.path().string());
@@ -90,8 +90,7 @@ class Lab {
     return r;
   }
   void Write(Mm& mm, uint64_t page, uint64_t len = 1) {
-    for (uint64_t i = 0; i < len; ++i)
-      ASSERT_EQ(model_.Access(mm, Pg(page + i), true), Touch::kOk);
+    for (uint64_t i = 0; i < len; ++i) ASSERT_EQ(model_.Access(mm, Pg(page + i), true), Touch::kOk);
     Check();
   }
   int Mprotect(Mm& mm, uint64_t page, uint64_t len, bool w) {
@@ -100,8 +99,8 @@ class Lab {
     return r;
   }
   int Move(Mm& mm, uint64_t page, uint64_t len, uint64_t to) {
-    int r = model_.Mremap(mm, Pg(page), len, len,
-                          Model::kMremapMaymove | Model::kMremapFixed, Pg(to));
+    int r =
+        model_.Mremap(mm, Pg(page), len, len, Model::kMremapMaymove | Model::kMremapFixed, Pg(to));
     Check();
     return r;
   }
@@ -118,7 +117,11 @@ class Lab {
   size_t ChainLen(const Mm& mm, uint64_t page) const {
     const Vma* v = mm.vmas.Find(Pg(page));
     if (!v) return 0;
-    const auto* c = linux_ ? linux_rmap::LinuxScheme::Chain(*v) : Avc2010Scheme::Chain(*v);
+    if (linux_) {
+      const auto* c = linux_rmap::LinuxScheme::Chain(*v);
+      return c ? c->size() : 0;
+    }
+    const auto* c = Avc2010Scheme::Chain(*v);
     return c ? c->size() : 0;
   }
   ObjectStats AnonVmas() const {
@@ -280,7 +283,8 @@ TEST(Avc2010Test, DaemonForkChainGrowsWithoutBound) {
     labs[i]->Map(*cur[i], 0, 4);
     labs[i]->Write(*cur[i], 0, 4);
   }
-  std::printf("generation  avc-2010 chain/anon_vmas/AVCs/bytes  linux chain/anon_vmas/AVCs/bytes\n");
+  std::printf(
+      "generation  avc-2010 chain/anon_vmas/AVCs/bytes  linux chain/anon_vmas/AVCs/bytes\n");
   for (int g = 1; g <= kGenerations; ++g) {
     size_t chain[2];
     int64_t avs[2], avcs[2], bytes[2];

@@ -15,7 +15,6 @@ RMAPLAB_REGISTER_SCHEME(CowContextScheme, "cow-context");
 
 namespace {
 CowContext* Ctx(AnonVmaBase* b) { return static_cast<CowContext*>(b); }
-const CowContext* Ctx(const AnonVmaBase* b) { return static_cast<const CowContext*>(b); }
 }  // namespace
 
 CowContextScheme::~CowContextScheme() {
@@ -36,6 +35,10 @@ CowVmaState& CowContextScheme::State(Vma& vma) {
 
 const CowRemap* CowContextScheme::RemapOf(const Vma& vma) {
   return vma.rmap ? static_cast<const CowVmaState*>(vma.rmap)->remap : nullptr;
+}
+
+int64_t CowContextScheme::DeltaOf(const Vma& vma) {
+  return vma.rmap ? static_cast<const CowVmaState*>(vma.rmap)->vpgoff_delta : 0;
 }
 
 // mm_init_cow_context(): refcount 1, held by the mm.
@@ -108,7 +111,7 @@ void CowContextScheme::maybe_splice_out(CowContext* ctx) {
 }
 
 // Adds, re-keys or removes vma's remap record so that it exists iff the VMA is faulted
-// and its offset (vm_start - vm_pgoff) is not 0. Models cow_context_do_remap(),
+// and its offset (vm_start - virtual pgoff) is not 0. Models cow_context_do_remap(),
 // cow_context_vma_adjust() and cow_context_do_map_private_cow(); differs: one record
 // per VMA in an interval tree instead of pgoff ranges holding offset sets in a maple
 // tree (README "Remap records").
@@ -121,7 +124,7 @@ void CowContextScheme::sync_remap(Vma& vma) {
     return;
   }
   CowContext* ctx = ContextOf(*vma.vm_mm);
-  uint64_t start = vma.vm_pgoff, last = vma.vm_pgoff + vma.pages() - 1;
+  uint64_t start = VirtualPgoff(vma), last = start + vma.pages() - 1;
   if (r && r->start == start && r->last == last && r->offset == offset) return;
   ++counters_["lock.remap_lock"];
   if (r) {
@@ -156,10 +159,15 @@ void CowContextScheme::remap_erase(Vma& vma) {
 }
 
 // __anon_vma_prepare() stands for "faulted": vma->anon_vma = the mm's context (a marker
-// that allocates nothing); a moved VMA or a MAP_PRIVATE file VMA gets its remap record.
+// that allocates nothing). A MAP_PRIVATE file VMA takes its virtual pgoff from its
+// address (offset 0); an anonymous VMA keeps vm_pgoff, so one that was moved while
+// faulted and then emptied (a MREMAP_DONTUNMAP source) gets a remap record.
 int CowContextScheme::anon_vma_prepare(Vma& vma) {
   assert(!vma.anon_vma);
   vma.anon_vma = ContextOf(*vma.vm_mm);
+  State(vma).vpgoff_delta = vma.is_anonymous() ? 0
+                                               : static_cast<int64_t>(vma.vm_start) -
+                                                     static_cast<int64_t>(vma.vm_pgoff);
   sync_remap(vma);
   return 0;
 }
@@ -168,6 +176,7 @@ int CowContextScheme::anon_vma_prepare(Vma& vma) {
 // gets its own record if its offset is not 0 (copy_vma: the mremap destination).
 int CowContextScheme::anon_vma_clone(Vma& dst, const Vma& src) {
   assert(dst.vm_mm == src.vm_mm && dst.anon_vma == src.anon_vma);
+  State(dst).vpgoff_delta = DeltaOf(src);
   sync_remap(dst);
   return 0;
 }
@@ -177,6 +186,7 @@ int CowContextScheme::anon_vma_clone(Vma& dst, const Vma& src) {
 int CowContextScheme::anon_vma_fork(Vma& dst, const Vma& src) {
   if (!src.anon_vma) return 0;
   dst.anon_vma = ContextOf(*dst.vm_mm);
+  State(dst).vpgoff_delta = DeltaOf(src);
   if (OffsetOf(dst) != 0) ++counters_["fork.remap_records_copied"];
   sync_remap(dst);
   return 0;
@@ -184,7 +194,10 @@ int CowContextScheme::anon_vma_fork(Vma& dst, const Vma& src) {
 
 // unlink_anon_vmas(): drops the record (cow_context_vma_unmap) and the marker.
 void CowContextScheme::unlink_anon_vmas(Vma& vma) {
-  if (vma.rmap) remap_erase(vma);
+  if (vma.rmap) {
+    remap_erase(vma);
+    State(vma).vpgoff_delta = 0;
+  }
   vma.anon_vma = nullptr;
 }
 
@@ -195,11 +208,30 @@ void CowContextScheme::vm_area_free(Vma& vma) {
   vma.rmap = nullptr;
 }
 
-// is_mergeable_anon_vma(): the anon rmap no longer constrains merges. Every faulted VMA
-// of an mm carries the same marker, and the core's pgoff contiguity check (which stays)
-// guarantees the merged VMA has one offset. Differs from Linux 6.18 (README "Merges").
-bool CowContextScheme::is_mergeable_anon_vma(const Vma&, const AnonVmaBase*, const Vma*,
-                                             const Vma*) const {
+// is_mergeable_anon_vma(): the merged VMA must have one virtual pgoff, that is one
+// delta. Anonymous VMAs (delta 0) therefore always merge; faulted MAP_PRIVATE file VMAs
+// merge when their deltas agree. When tgt keeps its delta over an unfaulted range, a
+// faulted VMA of the same file, pgoff-linear with tgt, on either side of that range
+// must agree too (it may merge as well). Differs from Linux 6.18 (README "Merges").
+bool CowContextScheme::is_mergeable_anon_vma(const Vma& tgt, const AnonVmaBase* src_anon,
+                                             const Vma* src, const Vma* copied_from) const {
+  if (!tgt.anon_vma) return true;  // case 1 (tgt inherits src's delta) or both unfaulted
+  const Vma* s = src ? src : copied_from;
+  if (src_anon) {  // case 3
+    bool ok = !s || !s->anon_vma || DeltaOf(tgt) == DeltaOf(*s);
+    if (!ok) ++walk_counters_["merge.refused_vpgoff"];
+    return ok;
+  }
+  const Vma* around = src ? src : &tgt;  // case 2
+  for (const Vma* x : {model_->vma_prev(*around), model_->vma_next(*around)}) {
+    if (!x || x == &tgt || !x->anon_vma || x->vm_file != tgt.vm_file) continue;
+    bool linear = static_cast<int64_t>(x->vm_pgoff) - static_cast<int64_t>(tgt.vm_pgoff) ==
+                  static_cast<int64_t>(x->vm_start) - static_cast<int64_t>(tgt.vm_start);
+    if (linear && DeltaOf(*x) != DeltaOf(tgt)) {
+      ++walk_counters_["merge.refused_vpgoff"];
+      return false;
+    }
+  }
   return true;
 }
 
@@ -207,13 +239,13 @@ bool CowContextScheme::is_mergeable_anon_vma(const Vma&, const AnonVmaBase*, con
 void CowContextScheme::vma_post_update(Vma& vma) { sync_remap(vma); }
 
 // __folio_set_anon() + __folio_set_anon_cow(): the folio pins its mm's context; index
-// is linear_page_index() as in Linux (the pgoff, i.e. the virtual page at first fault).
+// is the virtual linear index (the RFC's; Linux uses the file pgoff in file VMAs).
 void CowContextScheme::folio_add_new_anon_rmap(Folio& folio, Vma& vma, Vpn addr) {
   CowContext* ctx = ContextOf(*vma.vm_mm);
   get_context(ctx);
   ++ctx->nr_folios;
   folio.mapping = ctx;
-  folio.index = vma.linear_page_index(addr);
+  folio.index = VirtualPgoff(vma) + (addr - vma.vm_start);
 }
 
 // folio_move_anon_rmap(): a reused (exclusive) folio moves to the reusing mm's context
@@ -281,7 +313,8 @@ void CowContextScheme::mm_exited(Mm& mm) {
 
 // walk_context() + walk_context_remap(): in one live mm, look the folio's pages up at
 // offset 0 and at each offset recorded for its pgoff range; a VMA found there is a
-// candidate if its own offset is the one looked for.
+// candidate if its own offset is the one looked for. Differs: a VMA that is not faulted
+// (vma->anon_vma null) is skipped; the PoC checks the offset only.
 int64_t CowContextScheme::walk_context(const CowContext* ctx, const Folio& folio,
                                        bool zero_offset_only, std::vector<WalkCandidate>* out,
                                        WalkCost* cost) const {
@@ -305,6 +338,10 @@ int64_t CowContextScheme::walk_context(const CowContext* ctx, const Folio& folio
     for (Vma* v = ctx->mm->vmas.FindIntersection(start, end); v && v->vm_start < end;
          v = ctx->mm->vmas.Next(v)) {
       if (OffsetOf(*v) != off) continue;
+      if (!v->anon_vma) {  // never faulted (or emptied by MREMAP_DONTUNMAP): no anon page
+        ++walk_counters_["walk.unfaulted_vmas_skipped"];
+        continue;
+      }
       out->push_back({v, std::max(v->vm_start, start)});
       ++found;
     }
@@ -365,6 +402,7 @@ std::string CowContextScheme::DescribeVma(const Vma& vma) const {
   const CowRemap* r = RemapOf(vma);
   std::string s = vma.anon_vma ? fmt::format("ctx{}", Ctx(vma.anon_vma)->id) : "ctx=-";
   s += fmt::format(" off={:+d}", OffsetOf(vma));
+  if (DeltaOf(vma)) s += fmt::format(" vpgoff={:#x}", VirtualPgoff(vma));
   if (r) s += fmt::format(" remap[{:#x},{:#x}]", r->start, r->last);
   return s;
 }
@@ -421,6 +459,8 @@ std::vector<std::string> CowContextScheme::CheckInvariants() const {
     for (const auto& [start, v] : mm->vmas) {
       if (v->anon_vma && v->anon_vma != ctx)
         bad.push_back(fmt::format("VMA #{}: marker is not its mm's context", v->id));
+      if (v->is_anonymous() && DeltaOf(*v) != 0)
+        bad.push_back(fmt::format("VMA #{}: anonymous with virtual pgoff delta", v->id));
       const CowRemap* r = RemapOf(*v);
       bool want = v->anon_vma && OffsetOf(*v) != 0;
       if (want != (r != nullptr)) {
@@ -431,7 +471,7 @@ std::vector<std::string> CowContextScheme::CheckInvariants() const {
       if (!r) continue;
       records[ctx]++;
       if (r->vma != v || r->context != ctx || !ctx->remaps.Contains(r) ||
-          r->start != v->vm_pgoff || r->last != v->vm_pgoff + v->pages() - 1 ||
+          r->start != VirtualPgoff(*v) || r->last != VirtualPgoff(*v) + v->pages() - 1 ||
           r->offset != OffsetOf(*v))
         bad.push_back(fmt::format("VMA #{}: remap record stale or misplaced", v->id));
     }

@@ -5,10 +5,11 @@
 // One cow_context per mm, linked as the fork tree. An anon folio points at the context
 // of the mm that created it (or that reused it last, folio_move_anon_rmap) and keeps
 // the kernel's linear index. A VMA's offset is vm_start - vm_pgoff; the folio with index
-// i is mapped in VMA v at i + offset(v). Offset-0 VMAs are found by looking i up in the
-// mm's VMA tree; every faulted VMA with a non-zero offset (moved by mremap, or a
-// MAP_PRIVATE file VMA) has one cow_remap record in its mm's context, keyed by its pgoff
-// range, so that the walk knows which other offsets to look up.
+// i is mapped in VMA v at i + offset(v), offset = vm_start - virtual pgoff (vm_pgoff for
+// anonymous VMAs, the address at first fault for MAP_PRIVATE file VMAs). Offset-0 VMAs
+// are found by looking i up in the mm's VMA tree; every faulted VMA with a non-zero
+// offset (one that mremap moved) has one cow_remap record in its mm's context, keyed by
+// its virtual pgoff range, so that the walk knows which other offsets to look up.
 //
 // Invariants (CowContextScheme::CheckInvariants):
 //  1. Every mm has a live context whose mm is that mm while alive, null after exit; a
@@ -18,6 +19,7 @@
 //     out of the tree at once, its children going to its parent.
 //  4. A VMA has a remap record iff it is faulted (anon_vma set) and its offset is not 0;
 //     the record is in its mm's context's tree with the VMA's current key and offset.
+//     An anonymous VMA's virtual pgoff delta is 0.
 //  5. vma.anon_vma, when set, is the VMA's own mm's context (the faulted marker).
 //  6. Every anon folio's mapping is a live context; every mm that maps it has a context
 //     in that context's subtree; a PageAnonExclusive folio is mapped only by the mm of
@@ -43,9 +45,9 @@ struct CowContext;
 // mapped at start + offset in this mm". struct cow_remap, 64 bytes (SLAB_TYPESAFE_BY_RCU
 // cache): rb_node 24 + subtree_last 8 + start 8 + last 8 + offset 8 + vma 8.
 struct CowRemap {
-  uint64_t start = 0;  // vm_pgoff
-  uint64_t last = 0;   // vm_pgoff + pages - 1
-  int64_t offset = 0;  // vm_start - vm_pgoff (in pages)
+  uint64_t start = 0;  // virtual pgoff of the VMA
+  uint64_t last = 0;   // start + pages - 1
+  int64_t offset = 0;  // vm_start - start (in pages)
   Vma* vma = nullptr;
   CowContext* context = nullptr;  // model convenience (the kernel has vma->vm_mm)
   uint64_t id = 0;
@@ -65,8 +67,14 @@ struct CowContext : AnonVmaBase {
   uint64_t id = 0;
 };
 
+// Per-VMA state. `vpgoff_delta` models the June 2026 RFC's per-VMA virtual page offset
+// (vm_vpgoff = vm_pgoff + delta; it fits in existing holes of vm_area_struct): 0 for
+// anonymous VMAs, whose vm_pgoff already is the virtual page at first fault; for a
+// MAP_PRIVATE file VMA, vm_start - vm_pgoff at its first fault. Valid while faulted.
+// `remap` is a model convenience: the kernel finds the record by (pgoff, offset).
 struct CowVmaState : SchemeVmaState {
   CowRemap* remap = nullptr;
+  int64_t vpgoff_delta = 0;
 };
 
 // Variants, for measuring the PoC snapshot against the design as specified.
@@ -121,8 +129,12 @@ class CowContextScheme : public Scheme {
   // For tests and pictures.
   static CowContext* ContextOf(const Mm& mm) { return static_cast<CowContext*>(mm.rmap); }
   static const CowRemap* RemapOf(const Vma& vma);
+  // The VMA's virtual page offset (vma_vpgoff(): vm_pgoff + delta) and its offset, the
+  // distance from a folio's index to its address in this VMA (vm_start - vpgoff).
+  static int64_t DeltaOf(const Vma& vma);
+  static uint64_t VirtualPgoff(const Vma& vma) { return vma.vm_pgoff + DeltaOf(vma); }
   static int64_t OffsetOf(const Vma& vma) {
-    return static_cast<int64_t>(vma.vm_start) - static_cast<int64_t>(vma.vm_pgoff);
+    return static_cast<int64_t>(vma.vm_start) - static_cast<int64_t>(VirtualPgoff(vma));
   }
   const std::set<CowContext*>& contexts() const { return live_; }
 
@@ -145,7 +157,7 @@ class CowContextScheme : public Scheme {
   ObjectStats ctx_stats_, remap_stats_;
   uint64_t next_ctx_id_ = 1, next_remap_id_ = 1;
   std::map<std::string, int64_t> counters_;
-  mutable std::map<std::string, int64_t> walk_counters_;
+  mutable std::map<std::string, int64_t> walk_counters_;  // walks and merge checks
   std::vector<std::string> pte_moved_violations_;
 };
 

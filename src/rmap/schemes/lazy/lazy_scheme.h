@@ -104,6 +104,7 @@ class LazyScheme : public Scheme {
   static constexpr int64_t kVmaBytes = 192;     // vm_area_struct slab object, 6.18
   static constexpr int64_t kVmaRefBytes = 4;    // CONFIG_VMA_REF rcuref per VMA
 
+  LazyScheme();
   ~LazyScheme() override;
   const char* name() const override { return "lazy"; }
   const char* description() const override {
@@ -154,7 +155,6 @@ class LazyScheme : public Scheme {
   // The upgrade of a lazy VMA to a regular anon_vma (fork: parent side; mremap: source).
   void anon_vma_lazy_upgrade(Vma& vma, Upgrade why);
   bool is_live(const AnonVma* av) const { return live_.count(const_cast<AnonVma*>(av)); }
-  bool is_live_root(const AnonVmaBase* obj) const;
 
   ObjectStats av_stats_, avc_stats_, pinned_stats_;
   mutable ObjectStats vma_ref_stats_;
