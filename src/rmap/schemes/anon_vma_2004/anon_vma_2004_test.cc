@@ -1,6 +1,7 @@
 // Tests of the anon-vma-2004 scheme: every scenario of the three folders checked after
 // every statement, and the design's own numbers (one anon_vma per fork family, walks
 // over the whole list, neighbour sharing, the 2.6.7 merge rule).
+#include "rmap/scheme_test_util.h"
 #include "rmap/schemes/anon_vma_2004/anon_vma_2004_scheme.h"
 
 #include <gtest/gtest.h>
@@ -27,17 +28,7 @@ constexpr int kMove = Model::kMremapMaymove | Model::kMremapFixed;
 
 // ---- every scenario ------------------------------------------------------------------
 
-std::vector<std::string> ScenarioFiles() {
-  std::vector<std::string> files;
-  for (std::string dir : {std::string(RMAPLAB_SHARED_DIR) + "/scenarios",
-                          std::string(RMAPLAB_SOURCE_DIR) + "/tests/scenarios",
-                          std::string(RMAPLAB_SOURCE_DIR) + "/tests/regress"}) {
-    for (const auto& e : std::filesystem::directory_iterator(dir))
-      if (e.is_regular_file() && e.path().extension() == ".rmap") files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
+using rmaplab::testing::ScenarioFiles;
 
 TEST(AnonVma2004Scenarios, EveryWalkCompleteAndInvariantsHold) {
   std::vector<std::string> flaws;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "rmap/scheme_test_util.h"
 #include "core/model.h"
 #include "rmap/oracle.h"
 #include "rmap/registry.h"
@@ -24,18 +25,7 @@ namespace fs = std::filesystem;
 
 Vpn Pg(uint64_t n) { return kArenaBaseVpn + n; }
 
-std::vector<std::string> AllScenarios() {
-  std::vector<std::string> out;
-  for (const fs::path& dir : {fs::path(RMAPLAB_SHARED_DIR) / "scenarios",
-                             fs::path(RMAPLAB_SOURCE_DIR) / "tests" / "scenarios",
-                             fs::path(RMAPLAB_SOURCE_DIR) / "tests" / "regress"}) {
-    if (!fs::is_directory(dir)) continue;
-    for (const auto& e : fs::directory_iterator(dir))
-      if (e.path().extension() == ".rmap") out.push_back(e.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+const auto AllScenarios = rmaplab::testing::ScenarioFiles;
 
 // With its address chains the design reaches every mapping the model can make: no
 // scenario misses, so no known flaw is declared.

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "rmap/scheme_test_util.h"
 #include "core/model.h"
 #include "rmap/oracle.h"
 #include "rmap/registry.h"
@@ -27,18 +28,7 @@ namespace fs = std::filesystem;
 constexpr Vpn kBase = kArenaBaseVpn;
 Vpn Pg(uint64_t n) { return kBase + n; }
 
-std::vector<std::string> ScenarioFiles() {
-  std::vector<std::string> out;
-  for (const fs::path& dir : {fs::path(RMAPLAB_SHARED_DIR) / "scenarios",
-                              fs::path(RMAPLAB_SOURCE_DIR) / "tests" / "scenarios",
-                              fs::path(RMAPLAB_SOURCE_DIR) / "tests" / "regress"}) {
-    if (!fs::is_directory(dir)) continue;
-    for (const auto& e : fs::directory_iterator(dir))
-      if (e.path().extension() == ".rmap") out.push_back(e.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+using rmaplab::testing::ScenarioFiles;
 
 // Every walk after every statement of every scenario finds every mapping, and every
 // invariant holds. The design has no known flaw that the model can reach (README).

@@ -2,6 +2,7 @@
 // (exact walks: no miss, no false positive), then the design's own numbers: chain blocks
 // of seven entries at fork, the list policy's walk order and removal, mremap and COW
 // updates, free splits, and the merges that differ from Linux 6.18.
+#include "rmap/scheme_test_util.h"
 #include "rmap/schemes/pte_chain/pte_chain_scheme.h"
 
 #include <gtest/gtest.h>
@@ -24,17 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> ScenarioFiles() {
-  std::vector<std::string> files;
-  for (const std::string& dir : {std::string(RMAPLAB_SHARED_DIR) + "/scenarios",
-                                std::string(RMAPLAB_SOURCE_DIR) + "/tests/scenarios",
-                                std::string(RMAPLAB_SOURCE_DIR) + "/tests/regress"}) {
-    for (const auto& e : fs::directory_iterator(dir))
-      if (e.path().extension() == ".rmap") files.push_back(e.path().string());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
+using rmaplab::testing::ScenarioFiles;
 
 TEST(PteChainScenarios, EveryWalkIsExactOnEveryScenario) {
   std::set<std::string> flaws;
