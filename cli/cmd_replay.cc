@@ -24,6 +24,7 @@ Runner AddReplay(CLI::App& app) {
   struct Opts {
     std::string trace, schemes = "linux", json;
     int64_t reclaim_every = 0;
+    bool by_task = false;
   };
   auto o = std::make_shared<Opts>();
   app.add_option("TRACE", o->trace, "A trace from 'rmaplab record'")->required();
@@ -31,6 +32,8 @@ Runner AddReplay(CLI::App& app) {
   app.add_option("--json", o->json, "Write the results (with the linux fidelity) here");
   app.add_option("--reclaim-every", o->reclaim_every,
                  "Also walk every anon folio every N events (reclaim-style)");
+  app.add_flag("--by-task", o->by_task,
+               "For linux: list the tasks whose predicted allocations differ from the recorded");
   app.footer("Exit status: 0, 1 if a scheme missed a mapping, 2 bad input (e.g. a malformed "
              "trace).");
   return [o] {
@@ -58,6 +61,7 @@ Runner AddReplay(CLI::App& app) {
       trace::ReplayOptions opt;
       opt.scheme = scheme;
       opt.reclaim_every = o->reclaim_every;
+      opt.by_task = o->by_task && scheme == "linux";
       if (tty)
         opt.progress = [&](size_t done, size_t total) {
           int pct = total ? static_cast<int>(100 * done / total) : 100;
@@ -104,6 +108,13 @@ Runner AddReplay(CLI::App& app) {
                     (long long)r.predicted_av_allocs, (long long)r.recorded_av_allocs, eav * 100,
                     (long long)r.predicted_avc_allocs, (long long)r.recorded_avc_allocs, eavc * 100);
       }
+      for (const auto& [pid, tf] : r.tasks)
+        if (tf.recorded_av != tf.predicted_av || tf.recorded_avc != tf.predicted_avc)
+          std::printf("  task %d (%s): anon_vma %lld predicted / %lld recorded, anon_vma_chain "
+                      "%lld / %lld\n",
+                      pid, tf.programs.empty() ? "no exec" : tf.programs.c_str(),
+                      (long long)tf.predicted_av, (long long)tf.recorded_av,
+                      (long long)tf.predicted_avc, (long long)tf.recorded_avc);
       for (const auto& [why, n] : r.unmodelled)
         std::printf("  %s: %lld — %s\n", scheme.c_str(), (long long)n, why.c_str());
     }

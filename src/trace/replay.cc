@@ -51,8 +51,8 @@ class Replayer {
 
   void Run() {
     size_t n = t_.events.size();
-    // A fault of a task whose next event is its exec happened inside execve (copying the
-    // arguments): its result is in the exec layout.
+    // A kernel-mode fault of a task whose next event is its exec happened inside execve
+    // (copying the arguments, clearing the bss tail): its result is in the exec layout.
     in_execve_.assign(n, false);
     std::set<int32_t> exec_next;
     for (size_t i = n; i-- > 0;) {
@@ -61,7 +61,10 @@ class Replayer {
       if (e.kind == EventKind::kExec) {
         exec_next.insert(e.pid);
       } else if (e.kind == EventKind::kFault && exec_next.count(e.pid)) {
-        in_execve_[i] = true;
+        // Only kernel-mode faults: a user-mode fault just before execve is the old
+        // program's own (a forked child touching its stack), and it can allocate.
+        if (e.user) exec_next.erase(e.pid);
+        else in_execve_[i] = true;
       } else {
         exec_next.erase(e.pid);
       }
@@ -73,7 +76,19 @@ class Replayer {
         Note("fault inside execve (its result is in the exec layout)");
         continue;
       }
-      Apply(e);
+      if (opt_.by_task) {
+        auto [av, avc] = Allocs();
+        Apply(e);
+        auto [av2, avc2] = Allocs();
+        TaskFidelity& tf = res_->tasks[e.pid];
+        tf.predicted_av += av2 - av;
+        tf.predicted_avc += avc2 - avc;
+        if (e.kind == EventKind::kKmem && e.alloc) ++(e.anon_vma ? tf.recorded_av : tf.recorded_avc);
+        if (e.kind == EventKind::kExec)
+          tf.programs += (tf.programs.empty() ? "" : " > ") + t_.layouts[e.layout].program;
+      } else {
+        Apply(e);
+      }
       if (opt_.reclaim_every > 0 && (i + 1) % opt_.reclaim_every == 0)
         Oracle::WalkAll(model_, fmt::format("event {}", i), &res_->reclaim);
       if (e.kind != EventKind::kKmem) Sample();
@@ -92,6 +107,12 @@ class Replayer {
   }
 
  private:
+  std::pair<int64_t, int64_t> Allocs() const {
+    auto objs = model_.scheme().Objects();
+    auto av = objs.find("anon_vma"), avc = objs.find("anon_vma_chain");
+    return {av == objs.end() ? 0 : av->second.alloc, avc == objs.end() ? 0 : avc->second.alloc};
+  }
+
   int64_t LiveBytes() const {
     int64_t b = 0;
     for (const auto& [name, s] : model_.scheme().Objects()) b += s.live * s.object_bytes;

@@ -17,6 +17,14 @@ struct ReplayOptions {
   bool reclaim_at_end = true;      // walk every anon folio once at the end
   int64_t reclaim_every = 0;       // ... and every N events (0: never)
   std::function<void(size_t done, size_t total)> progress;  // called now and then
+  bool by_task = false;            // attribute allocations to tasks (ReplayResult::tasks)
+};
+
+// One task's share of the allocations, recorded (the kernel's kmem events in its context)
+// and predicted (the model's, while replaying its events): where a divergence comes from.
+struct TaskFidelity {
+  std::string programs;  // the programs it executed, "sh > gcc > cc1"
+  int64_t recorded_av = 0, predicted_av = 0, recorded_avc = 0, predicted_avc = 0;
 };
 
 struct ReplayResult {
@@ -32,6 +40,7 @@ struct ReplayResult {
   // Fidelity (meaningful for `linux`): the kernel's recorded allocations vs the model's.
   int64_t recorded_av_allocs = 0, recorded_avc_allocs = 0;
   int64_t predicted_av_allocs = 0, predicted_avc_allocs = 0;
+  std::map<int32_t, TaskFidelity> tasks;  // with ReplayOptions::by_task
 };
 
 ReplayResult Replay(const Trace& trace, const ReplayOptions& options);

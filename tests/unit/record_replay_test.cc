@@ -50,7 +50,7 @@ TEST_P(RecordReplay, LinuxPredictsTheKernelsAllocations) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Programs, RecordReplay,
-                         ::testing::Values("fork_chain", "mremap_grow", "mprotect_churn"));
+                         ::testing::Values("fork_chain", "mremap_grow", "mprotect_churn", "fork_exec"));
 
 std::string WriteRaw(const std::string& name, const std::string& bytes) {
   std::string path = "/tmp/rmaplab-badtrace-" + name + "-" + std::to_string(getpid());
