@@ -10,6 +10,8 @@ namespace rmaplab {
 Mm* Kernel::dup_mm(Mm& parent, const std::string& name) {
   Mm* child = m_.NewMm(name);
   child->parent = &parent;
+  child->start_brk = parent.start_brk;  // dup_mm() copies the whole mm_struct
+  child->brk = parent.brk;
   scheme_.mm_forked(parent, *child);
   for (auto& [start, mpnt] : parent.vmas) {
     if (mpnt->vm_flags & VM_DONTCOPY) continue;

@@ -1643,5 +1643,23 @@ TEST_F(ModelTest, ExitFreesEverythingAndModelTeardownIsClean) {
   EXPECT_EQ(model_.folios().live(), 0u);
 }
 
+// dup_mm() copies the mm_struct: the child's heap continues where the parent's ends, so
+// the child can grow it (regression: the model's fork once reset the child's brk).
+TEST_F(ModelTest, ForkedChildGrowsTheInheritedHeap) {
+  Mm& p = *model_.NewMm("P");
+  p.start_brk = p.brk = Pg(0);
+  ASSERT_EQ(model_.Brk(p, p.brk, Pg(4)), 0);
+  WriteAll(p, 0, 4);
+  Mm& c = *Fork(p, "C");
+  EXPECT_EQ(c.start_brk, Pg(0));
+  EXPECT_EQ(c.brk, Pg(4));
+  ASSERT_EQ(model_.Brk(c, c.brk, Pg(8)), 0);
+  // do_brk_flags() does not expand the inherited heap VMA: it has uncowed parents (its
+  // anon_vma_chain is not singular), so is_mergeable_anon_vma() refuses; a new VMA.
+  EXPECT_EQ(c.map_count(), 2);
+  WriteAll(c, 4, 4);
+  Check("child heap");
+}
+
 }  // namespace
 }  // namespace rmaplab

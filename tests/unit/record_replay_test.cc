@@ -47,10 +47,16 @@ TEST_P(RecordReplay, LinuxPredictsTheKernelsAllocations) {
   EXPECT_EQ(r.predicted_avc_allocs, r.recorded_avc_allocs);
   EXPECT_EQ(r.reclaim.misses, 0);
   EXPECT_GT(r.reclaim.walks, 0);
+  // Every recorded fault and system call was replayed as the kernel ran it.
+  for (const auto& [why, n] : r.unmodelled) {
+    EXPECT_EQ(why.find("refuses"), std::string::npos) << n << " x " << why;
+    EXPECT_EQ(why.find("model:"), std::string::npos) << n << " x " << why;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Programs, RecordReplay,
-                         ::testing::Values("fork_chain", "mremap_grow", "mprotect_churn", "fork_exec"));
+                         ::testing::Values("fork_chain", "mremap_grow", "mprotect_churn", "fork_exec",
+                                           "brk_fork"));
 
 std::string WriteRaw(const std::string& name, const std::string& bytes) {
   std::string path = "/tmp/rmaplab-badtrace-" + name + "-" + std::to_string(getpid());
