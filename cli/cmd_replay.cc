@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
 
 #include "commands.h"
@@ -18,13 +19,25 @@ double RelErr(int64_t predicted, int64_t recorded) {
                   : (predicted ? INFINITY : 0.0);
 }
 
+std::string NotesLine(const std::map<std::string, int64_t>& notes,
+                      const std::map<std::string, std::string>& examples) {
+  std::string s;
+  for (const auto& [why, n] : notes) {
+    s += fmt::format("{}{} {}", s.empty() ? "" : "; ", n, why);
+    auto ex = examples.find(why);
+    if (ex != examples.end()) s += " (first: " + ex->second + ")";
+  }
+  return s;
+}
+
 }  // namespace
 
 Runner AddReplay(CLI::App& app) {
   struct Opts {
     std::string trace, schemes = "linux", json;
-    int64_t reclaim_every = 0;
+    int64_t reclaim_every = 0, reclaim_points = 16;
     bool by_task = false;
+    int32_t explain = 0;
   };
   auto o = std::make_shared<Opts>();
   app.add_option("TRACE", o->trace, "A trace from 'rmaplab record'")->required();
@@ -32,8 +45,15 @@ Runner AddReplay(CLI::App& app) {
   app.add_option("--json", o->json, "Write the results (with the linux fidelity) here");
   app.add_option("--reclaim-every", o->reclaim_every,
                  "Also walk every anon folio every N events (reclaim-style)");
+  app.add_option("--reclaim-points", o->reclaim_points,
+                 "Walk every anon folio at this many evenly spaced points of the trace, and at "
+                 "the end")
+      ->capture_default_str();
   app.add_flag("--by-task", o->by_task,
                "For linux: list the tasks whose predicted allocations differ from the recorded");
+  app.add_option("--explain", o->explain,
+                 "For linux: narrate this task's events with the model's and the kernel's "
+                 "allocations (where does a divergence start?)");
   app.footer("Exit status: 0, 1 if a scheme missed a mapping, 2 bad input (e.g. a malformed "
              "trace).");
   return [o] {
@@ -57,11 +77,17 @@ Runner AddReplay(CLI::App& app) {
     std::printf("%-14s %8s %8s %8s %10s %10s %7s %16s %8s %7s\n", "scheme", "faults", "syscalls",
                 "max VMAs", "live", "peak", "walks", "visited p50/max", "false+", "misses");
     bool failed = false;
+    std::map<std::string, int64_t> notes;
     for (const auto& scheme : schemes) {
       trace::ReplayOptions opt;
       opt.scheme = scheme;
       opt.reclaim_every = o->reclaim_every;
+      opt.reclaim_points = o->reclaim_points;
       opt.by_task = o->by_task && scheme == "linux";
+      if (o->explain && scheme == "linux") {
+        opt.explain_pid = o->explain;
+        opt.explain = [](const std::string& line) { std::printf("  explain %s\n", line.c_str()); };
+      }
       if (tty)
         opt.progress = [&](size_t done, size_t total) {
           int pct = total ? static_cast<int>(100 * done / total) : 100;
@@ -115,8 +141,14 @@ Runner AddReplay(CLI::App& app) {
                       pid, tf.programs.empty() ? "no exec" : tf.programs.c_str(),
                       (long long)tf.predicted_av, (long long)tf.recorded_av,
                       (long long)tf.predicted_avc, (long long)tf.recorded_avc);
-      for (const auto& [why, n] : r.unmodelled)
-        std::printf("  %s: %lld — %s\n", scheme.c_str(), (long long)n, why.c_str());
+      // What replay could not reproduce is the same under every scheme: say it once.
+      if (notes.empty() || r.unmodelled != notes) {
+        notes = r.unmodelled;
+        if (!notes.empty())
+          std::printf("  replay notes (%s): %s\n", schemes.size() > 1 && &scheme == &schemes.front()
+                                                      ? "every scheme" : scheme.c_str(),
+                      NotesLine(notes, r.examples).c_str());
+      }
     }
     if (!o->json.empty() && !WriteFileAtomic(o->json, out.dump(2) + "\n", &error)) {
       std::fprintf(stderr, "rmaplab replay: %s\n", error.c_str());

@@ -87,6 +87,9 @@ int Kernel::do_mmap(Mm& mm, const MmapArgs& a) {
   if (a.shared) flags |= VM_SHARED | VM_MAYSHARE;
   if (!a.file) pgoff = a.shared ? 0 : start;  // private anon: pgoff = virtual page
   if (a.noreserve) flags |= VM_NORESERVE;
+  if (a.stack) flags |= VM_NOHUGEPAGE;
+  if (a.growsdown) flags |= VM_GROWSDOWN;
+  if (a.locked) flags |= VM_LOCKED;
   // accountable_mapping(): private writable without MAP_NORESERVE.
   if ((flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE) flags |= VM_ACCOUNT;
 
@@ -133,7 +136,7 @@ int Kernel::do_mmap(Mm& mm, const MmapArgs& a) {
     }
     mm.vmas.Insert(vma);
   }
-  if (a.populate) mm_populate(mm, start, end);
+  if (a.populate || a.locked) mm_populate(mm, start, end);
   return 0;
 }
 

@@ -38,6 +38,10 @@ struct MmapArgs {
   bool fixed = false;    // MAP_FIXED; otherwise MAP_FIXED_NOREPLACE
   bool populate = false;
   bool noreserve = false;
+  // Beyond the scenario language (trace replay), calc_vm_flag_bits():
+  bool stack = false;      // MAP_STACK: VM_NOHUGEPAGE (THP kernels, 6.7+)
+  bool growsdown = false;  // MAP_GROWSDOWN: VM_GROWSDOWN
+  bool locked = false;     // MAP_LOCKED: VM_LOCKED, and populated
 };
 
 enum class MadviseBehavior {

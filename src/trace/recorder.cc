@@ -35,7 +35,8 @@ namespace rmaplab::trace {
 namespace {
 
 constexpr const char* kSyscallFilter =
-    "id == 3 || id == 9 || id == 10 || id == 11 || id == 12 || id == 25 || id == 28";
+    "id == 3 || id == 9 || id == 10 || id == 11 || id == 12 || id == 25 || id == 28 || "
+    "id == 29 || id == 30 || id == 67";
 constexpr const char* kKmemAllocFilter =
     "call_site.function == __anon_vma_prepare || call_site.function == anon_vma_clone || "
     "call_site.function == anon_vma_fork";

@@ -15,8 +15,9 @@ namespace {
 
 constexpr uint64_t kCloneVm = 0x100;
 constexpr int kMapShared = 0x01, kMapSharedValidate = 0x03, kMapFixed = 0x10,
-              kMapAnonymous = 0x20, kMapNoreserve = 0x4000, kMapPopulate = 0x8000,
-              kMapFixedNoreplace = 0x100000;
+              kMapAnonymous = 0x20, kMapGrowsdown = 0x100, kMapLocked = 0x2000,
+              kMapNoreserve = 0x4000, kMapPopulate = 0x8000, kMapStack = 0x20000,
+              kMapHugetlb = 0x40000, kMapFixedNoreplace = 0x100000;
 constexpr int kMremapMaymove = 1, kMremapFixed = 2, kMremapDontunmap = 4;
 
 Vpn PageDown(uint64_t a) { return a >> 12; }
@@ -69,6 +70,7 @@ class Replayer {
         exec_next.erase(e.pid);
       }
     }
+    size_t next_point = 0;
     for (size_t i = 0; i < n; ++i) {
       const Event& e = t_.events[i];
       ++res_->events;
@@ -76,11 +78,12 @@ class Replayer {
         Note("fault inside execve (its result is in the exec layout)");
         continue;
       }
-      if (opt_.by_task) {
+      if (opt_.by_task || opt_.explain) {
         auto [av, avc] = Allocs();
         Apply(e);
         auto [av2, avc2] = Allocs();
         TaskFidelity& tf = res_->tasks[e.pid];
+        if (opt_.explain && opt_.explain_pid == e.pid) Explain(i, e, av2 - av, avc2 - avc);
         tf.predicted_av += av2 - av;
         tf.predicted_avc += avc2 - avc;
         if (e.kind == EventKind::kKmem && e.alloc) ++(e.anon_vma ? tf.recorded_av : tf.recorded_avc);
@@ -89,8 +92,13 @@ class Replayer {
       } else {
         Apply(e);
       }
-      if (opt_.reclaim_every > 0 && (i + 1) % opt_.reclaim_every == 0)
-        Oracle::WalkAll(model_, fmt::format("event {}", i), &res_->reclaim);
+      bool walk = opt_.reclaim_every > 0 && (i + 1) % opt_.reclaim_every == 0;
+      if (opt_.reclaim_points > 0 && next_point < static_cast<size_t>(opt_.reclaim_points) &&
+          i + 1 == (next_point + 1) * n / (opt_.reclaim_points + 1)) {
+        ++next_point;
+        walk = true;
+      }
+      if (walk) Oracle::WalkAll(model_, fmt::format("event {}", i), &res_->reclaim);
       if (e.kind != EventKind::kKmem) Sample();
       if ((i & 1023) == 0 && opt_.progress) opt_.progress(i, n);
     }
@@ -126,7 +134,41 @@ class Replayer {
     res_->max_vmas = std::max(res_->max_vmas, vmas);
   }
 
-  void Note(const std::string& why) { res_->unmodelled[why]++; }
+  // Counts a reason; the first occurrence's example is kept for the report.
+  void Note(const std::string& why, const std::string& example = "") {
+    if (res_->unmodelled[why]++ == 0 && !example.empty()) res_->examples[why] = example;
+  }
+
+  // One event of the explained task: the model's allocations for it, the kernel's, and the
+  // running difference (kernel minus model), so a divergence shows where it starts.
+  void Explain(size_t i, const Event& e, int64_t av, int64_t avc) {
+    std::string what;
+    switch (e.kind) {
+      case EventKind::kSyscall:
+        what = fmt::format("syscall {}({:#x}, {:#x}, {:#x}, {:#x}) = {:#x}", e.nr, e.args[0],
+                           e.args[1], e.args[2], e.args[3], e.ret);
+        break;
+      case EventKind::kFork: what = fmt::format("clone {} flags {:#x}", e.child, e.clone_flags); break;
+      case EventKind::kExec: what = "exec " + t_.layouts[e.layout].program; break;
+      case EventKind::kExit: what = "exit"; break;
+      case EventKind::kFault:
+        what = fmt::format("{} {} fault at {:#x}{}", e.user ? "user" : "kernel",
+                           e.write ? "write" : "read", e.addr, in_execve_[i] ? " (in execve)" : "");
+        break;
+      case EventKind::kKmem:
+        what = fmt::format("kernel {} {}", e.alloc ? "allocates" : "frees",
+                           e.anon_vma ? "an anon_vma" : "an anon_vma_chain");
+        if (e.alloc) ++(e.anon_vma ? explain_av_ : explain_avc_);
+        break;
+    }
+    explain_av_ -= av;
+    explain_avc_ -= avc;
+    // Faults that allocate nothing and kernel frees do not move the balance.
+    if ((e.kind == EventKind::kFault && !av && !avc) || (e.kind == EventKind::kKmem && !e.alloc))
+      return;
+    opt_.explain(fmt::format("{:>9} {:<60} model +{} +{}  kernel-model {:+} {:+}", i, what, av,
+                             avc, explain_av_, explain_avc_));
+  }
 
   // The mm a task uses, or null (before its first exec, or unknown).
   Mm* MmOf(int32_t pid) {
@@ -157,7 +199,11 @@ class Replayer {
         Mm* child = (e.clone_flags & kCloneVm) ? mm : model_.Fork(*mm, fmt::format("{}", e.child));
         task_mm_[e.child] = child;
         ++users_[child];
-        if (!(e.clone_flags & kCloneVm)) fds_[e.child] = fds_[e.pid];
+        if (!(e.clone_flags & kCloneVm)) {
+          fds_[e.child] = fds_[e.pid];
+          auto att = shm_attached_.find(mm);  // attaches are inherited (VMAs copied)
+          if (att != shm_attached_.end()) shm_attached_[child] = att->second;
+        }
         return;
       }
       case EventKind::kExit:
@@ -169,7 +215,9 @@ class Replayer {
         Mm* mm = MmOf(e.pid);
         if (!mm) return Note("fault before the task's first exec");
         Touch r = model_.Access(*mm, PageDown(e.addr), e.write);
-        if (r != Touch::kOk) Note(e.user ? "user fault the model refuses" : "kernel fault the model refuses");
+        if (r != Touch::kOk)
+          Note(e.user ? "user fault the model refuses" : "kernel fault the model refuses",
+               fmt::format("task {} {} at {:#x}", e.pid, e.write ? "writes" : "reads", e.addr));
         return;
       }
       case EventKind::kSyscall:
@@ -251,6 +299,10 @@ class Replayer {
         // A kernel-chosen address is free: equivalent to MAP_FIXED_NOREPLACE there.
         m.populate = flags & kMapPopulate;
         m.noreserve = flags & kMapNoreserve;
+        m.stack = flags & kMapStack;
+        m.growsdown = flags & kMapGrowsdown;
+        m.locked = flags & kMapLocked;
+        if (flags & kMapHugetlb) ++res_->unmodelled["MAP_HUGETLB mapping replayed as a normal one"];
         if (!(flags & kMapAnonymous)) {
           m.pgoff = static_cast<uint64_t>(a[5]) / 4096;
           m.file = FdFile(e.pid, a[4], m.pgoff + m.len);
@@ -287,6 +339,40 @@ class Replayer {
           err = model_.Mremap(*mm, PageDown(old_addr), old_len, new_len, 0, 0);
         break;
       }
+      case kSysShmget:  // the segment's size, for its attaches
+        shm_size_.emplace(e.ret, PageUp(static_cast<uint64_t>(a[1])));
+        return;
+      case kSysShmat: {  // do_shmat(): a shared mapping of the segment's file at the result
+        auto size = shm_size_.find(a[0]);
+        if (size == shm_size_.end() || size->second == 0) {
+          ++res_->unmodelled["shmat of a segment created before the recording (size unknown)"];
+          return;
+        }
+        constexpr int64_t kShmRdonly = 010000, kShmExec = 0100000;
+        MmapArgs m;
+        m.addr = PageDown(static_cast<uint64_t>(e.ret));
+        m.len = size->second;
+        m.read = true;
+        m.write = !(a[2] & kShmRdonly);
+        m.exec = a[2] & kShmExec;
+        m.shared = true;
+        m.fixed = true;  // SHM_REMAP or a free kernel-chosen address
+        m.file = model_.FileByName(fmt::format("sysv-shm:{}", a[0]), m.len);
+        err = model_.Mmap(*mm, m);
+        if (!err) shm_attached_[mm][m.addr] = m.len;
+        break;
+      }
+      case kSysShmdt: {  // unmaps the attach that starts at the address
+        auto& attached = shm_attached_[mm];
+        auto it = attached.find(PageDown(a[0]));
+        if (it == attached.end()) {
+          ++res_->unmodelled["shmdt of an attach the replay did not see"];
+          return;
+        }
+        err = model_.Munmap(*mm, it->first, it->second);
+        attached.erase(it);
+        break;
+      }
       case kSysBrk: {
         Vpn want = PageUp(static_cast<uint64_t>(e.ret));
         if (want < mm->start_brk) return;  // a query or a refused move
@@ -307,7 +393,10 @@ class Replayer {
   std::map<Mm*, int> users_;
   std::map<int32_t, std::map<int64_t, std::string>> fds_;
   uint64_t next_file_ = 0;
+  std::map<int64_t, Vpn> shm_size_;                   // SysV segment id -> pages
+  std::map<Mm*, std::map<Vpn, Vpn>> shm_attached_;   // attaches: start -> pages
   std::vector<bool> in_execve_;
+  int64_t explain_av_ = 0, explain_avc_ = 0;
 };
 
 }  // namespace

@@ -16,8 +16,12 @@ struct ReplayOptions {
   std::string scheme = "linux";
   bool reclaim_at_end = true;      // walk every anon folio once at the end
   int64_t reclaim_every = 0;       // ... and every N events (0: never)
+  int64_t reclaim_points = 16;     // ... and at this many evenly spaced points of the trace
   std::function<void(size_t done, size_t total)> progress;  // called now and then
   bool by_task = false;            // attribute allocations to tasks (ReplayResult::tasks)
+  // Narrates one task's events with the model's and the kernel's allocations.
+  int32_t explain_pid = 0;
+  std::function<void(const std::string& line)> explain;
 };
 
 // One task's share of the allocations, recorded (the kernel's kmem events in its context)
@@ -37,6 +41,7 @@ struct ReplayResult {
   OracleReport reclaim;            // the reclaim-style walks
   // What the replay could not reproduce, by reason (never silently ignored).
   std::map<std::string, int64_t> unmodelled;
+  std::map<std::string, std::string> examples;  // the first occurrence of some reasons
   // Fidelity (meaningful for `linux`): the kernel's recorded allocations vs the model's.
   int64_t recorded_av_allocs = 0, recorded_avc_allocs = 0;
   int64_t predicted_av_allocs = 0, predicted_avc_allocs = 0;

@@ -11,7 +11,7 @@
 
 namespace rmaplab::trace {
 
-inline constexpr int kTraceVersion = 1;
+inline constexpr int kTraceVersion = 2;  // reads 1 and 2
 
 enum class EventKind : uint8_t {
   kSyscall,  // a memory system call, with its arguments and result
@@ -25,7 +25,7 @@ enum class EventKind : uint8_t {
 // System calls by their x86_64 numbers.
 enum Sysno : int {
   kSysClose = 3, kSysMmap = 9, kSysMprotect = 10, kSysMunmap = 11, kSysBrk = 12, kSysMremap = 25,
-  kSysMadvise = 28,
+  kSysMadvise = 28, kSysShmget = 29, kSysShmat = 30, kSysShmdt = 67,
 };
 
 struct Event {

@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
+#include <algorithm>
 #include <sstream>
 
 #include "rmaplab/observation.h"
@@ -56,7 +57,13 @@ bool WriteTrace(const Trace& t, const std::string& path, std::string* error) {
     for (const auto& p : l.pages) out += fmt::format("p {:x} {}\n", p.addr, p.type);
   }
   out += "events\n";
-  for (const Event& e : t.events) {
+  // Version 2: an event's time is microseconds since the previous event's (deltas compress).
+  int64_t prev_us = 0;
+  for (const Event& e0 : t.events) {
+    Event e = e0;
+    int64_t us = std::max(prev_us, static_cast<int64_t>(e0.ts / 1000));  // never backwards
+    e.ts = static_cast<uint64_t>(us - prev_us);
+    prev_us = us;
     switch (e.kind) {
       case EventKind::kSyscall:
         out += fmt::format("s {} {} {} {} {} {} {} {} {} {}\n", e.ts, e.pid, e.nr, e.args[0],
@@ -135,10 +142,14 @@ std::optional<Trace> ReadTrace(const std::string& path, std::string* error) {
     *error = fmt::format("{}: line {}: {}", path, lineno, why);
     return std::nullopt;
   };
-  if (!std::getline(ls, line) || line != fmt::format("rmaplab-trace {}", kTraceVersion)) {
+  int version = 0;
+  if (!std::getline(ls, line) || line.rfind("rmaplab-trace ", 0) != 0 ||
+      !(std::istringstream(line.substr(14)) >> version) || version < 1 || version > kTraceVersion) {
     lineno = 1;
-    return fail("not an rmaplab trace of version " + std::to_string(kTraceVersion));
+    return fail(fmt::format("not an rmaplab trace of version 1 to {} (first line: '{}')",
+                            kTraceVersion, line.substr(0, 40)));
   }
+  uint64_t prev_us = 0;
   ++lineno;
   bool in_events = false, ended = false;
   ExecLayout* layout = nullptr;
@@ -214,6 +225,10 @@ std::optional<Trace> ReadTrace(const std::string& path, std::string* error) {
     if (tag == "end") { ended = true; break; }
     Event e;
     f >> e.ts >> e.pid;
+    if (version >= 2) {  // microseconds since the previous event
+      prev_us += e.ts;
+      e.ts = prev_us * 1000;
+    }
     if (tag == "s") {
       e.kind = EventKind::kSyscall;
       f >> e.nr;

@@ -1,8 +1,11 @@
 // Record and replay round trips on small programs: the linux model must predict exactly
 // the anon_vma / anon_vma_chain allocations the kernel made. Bad traces are refused.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <zstd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -56,7 +59,13 @@ TEST_P(RecordReplay, LinuxPredictsTheKernelsAllocations) {
 
 INSTANTIATE_TEST_SUITE_P(Programs, RecordReplay,
                          ::testing::Values("fork_chain", "mremap_grow", "mprotect_churn", "fork_exec",
-                                           "brk_fork"));
+                                           "brk_fork", "map_flags"));
+
+std::string Zstd(const std::string& text) {
+  std::string z(ZSTD_compressBound(text.size()), '\0');
+  z.resize(ZSTD_compress(z.data(), z.size(), text.data(), text.size(), 3));
+  return z;
+}
 
 std::string WriteRaw(const std::string& name, const std::string& bytes) {
   std::string path = "/tmp/rmaplab-badtrace-" + name + "-" + std::to_string(getpid());
@@ -88,7 +97,82 @@ TEST(TraceFile, BadTracesAreRefusedWithAReason) {
   auto truncated = WriteRaw("truncated", z.substr(0, z.size() / 2));
   EXPECT_FALSE(ReadTrace(truncated, &error));
   EXPECT_FALSE(error.empty());
-  for (auto p : {garbage, good, truncated}) unlink(p.c_str());
+  auto wrong = WriteRaw("wrong-version", Zstd("rmaplab-trace 99\nevents\nend\n"));
+  EXPECT_FALSE(ReadTrace(wrong, &error));
+  EXPECT_NE(error.find("version"), std::string::npos) << error;
+  for (auto p : {garbage, good, truncated, wrong}) unlink(p.c_str());
+}
+
+// Version 1 (absolute nanoseconds) still reads; version 2 keeps times to the microsecond.
+TEST(TraceFile, TimesOfBothVersions) {
+  std::string v1 = WriteRaw("v1", Zstd("rmaplab-trace 1\ncommand \"true\"\nevents\n"
+                                       "t 5000123 7 u 1000 1\nk 5009999 7 a v\nend\n"));
+  std::string error;
+  auto t = ReadTrace(v1, &error);
+  unlink(v1.c_str());
+  ASSERT_TRUE(t) << error;
+  ASSERT_EQ(t->events.size(), 2u);
+  EXPECT_EQ(t->events[0].ts, 5000123u);
+  EXPECT_EQ(t->events[1].ts, 5009999u);
+  EXPECT_TRUE(t->events[1].alloc && t->events[1].anon_vma);
+
+  Trace w;
+  for (uint64_t ts : {1'000'000'123ull, 1'000'004'999ull, 1'000'004'999ull, 2'500'000'000ull}) {
+    Event e;
+    e.ts = ts;
+    e.kind = EventKind::kFault;
+    w.events.push_back(e);
+  }
+  std::string path = "/tmp/rmaplab-v2trace-" + std::to_string(getpid());
+  ASSERT_TRUE(WriteTrace(w, path, &error)) << error;
+  auto back = ReadTrace(path, &error);
+  unlink(path.c_str());
+  ASSERT_TRUE(back) << error;
+  ASSERT_EQ(back->events.size(), w.events.size());
+  for (size_t i = 0; i < w.events.size(); ++i)
+    EXPECT_EQ(back->events[i].ts, w.events[i].ts / 1000 * 1000) << i;
+}
+
+// Through the binary, as a user meets it: every bad trace exits 2 with the file and the
+// reason on stderr, and no --json output is left behind.
+TEST(ReplayCli, BadTracesExitTwoWithAReason) {
+  Trace t;
+  t.command = {"true"};
+  Event e;
+  e.kind = EventKind::kFault;
+  t.events.push_back(e);
+  std::string error, good = "/tmp/rmaplab-cli-good-" + std::to_string(getpid());
+  ASSERT_TRUE(WriteTrace(t, good, &error)) << error;
+  std::ifstream in(good, std::ios::binary);
+  std::string z((std::istreambuf_iterator<char>(in)), {});
+  struct Case {
+    std::string name, bytes, reason;
+  };
+  std::vector<Case> cases = {
+      {"garbage", "not a trace at all", "zstd"},
+      {"truncated", z.substr(0, z.size() - 7), "truncated"},
+      {"wrong-version", Zstd("rmaplab-trace 3\nevents\nend\n"), "version"},
+      {"malformed", Zstd("rmaplab-trace 2\nevents\nt 1 x u zz\nend\n"), "line 3"},
+      {"no-end", Zstd("rmaplab-trace 2\nevents\nt 1 7 u 1000 1\n"), "end"},
+      {"unknown-layout", Zstd("rmaplab-trace 2\nevents\nx 1 7 4\nend\n"), "layout"},
+  };
+  for (const auto& c : cases) {
+    std::string path = WriteRaw("cli-" + c.name, c.bytes);
+    std::string json = path + ".json";
+    std::string cmd = kBin + "/rmaplab replay " + path + " --json " + json + " 2>&1 >/dev/null";
+    FILE* p = popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string err;
+    char buf[512];
+    while (size_t n = fread(buf, 1, sizeof buf, p)) err.append(buf, n);
+    int status = pclose(p);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << c.name << ": " << status;
+    EXPECT_NE(err.find(path), std::string::npos) << c.name << ": " << err;
+    EXPECT_NE(err.find(c.reason), std::string::npos) << c.name << ": " << err;
+    EXPECT_NE(access(json.c_str(), F_OK), 0) << c.name << ": a --json file was written";
+    unlink(path.c_str());
+  }
+  unlink(good.c_str());
 }
 
 }  // namespace
