@@ -32,6 +32,10 @@ build: configure
 run: build
 	$(BUILD)/rmaplab check $(SHARED)/scenarios tests/scenarios tests/regress bench/workloads --scheme all
 	$(BUILD)/rmaplab compare bench/workloads --schemes all --no-check
+	@for t in traces/*.rmt; do \
+	  echo "== replaying $$t (recorded on a real kernel) under every scheme"; \
+	  $(BUILD)/rmaplab replay $$t --scheme all --json $(BUILD)/replay-$$(basename $$t .rmt).json || exit 1; \
+	done
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
