@@ -21,6 +21,7 @@ Runner AddConform(CLI::App& app);
 Runner AddCompare(CLI::App& app);
 Runner AddRecord(CLI::App& app);
 Runner AddReplay(CLI::App& app);
+Runner AddFuzz(CLI::App& app);
 
 // Expands files and directories (their *.rmap files, sorted, not recursive) into a list
 // of scenario paths. Unreadable arguments are reported and make *ok false.

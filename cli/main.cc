@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
       rmaplab::cli::AddRecord);
   add("replay", "Replay a recorded trace in the model under one or more schemes",
       rmaplab::cli::AddReplay);
+  add("fuzz", "Generate random scenarios, check them (oracle or kernel), shrink failures",
+      rmaplab::cli::AddFuzz);
   add("native", "Run a scenario on the running kernel and print its observation (JSON)",
       rmaplab::cli::AddNative);
   add("conform", "Run scenarios natively and in the model and compare them",

@@ -16,6 +16,8 @@ bool RegisterScheme(const std::string& name, SchemeFactory factory) {
   return true;
 }
 
+void UnregisterScheme(const std::string& name) { Registry().erase(name); }
+
 std::vector<SchemeInfo> ListSchemes() {
   std::vector<SchemeInfo> out;
   for (auto& [name, f] : Registry()) {

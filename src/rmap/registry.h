@@ -21,6 +21,8 @@ struct SchemeInfo {
 
 // Registers a scheme; returns true (for static initialisation).
 bool RegisterScheme(const std::string& name, SchemeFactory factory);
+// Removes a scheme (tests register deliberately broken variants, then remove them).
+void UnregisterScheme(const std::string& name);
 // All registered schemes, `linux` first, then by name.
 std::vector<SchemeInfo> ListSchemes();
 // A new instance, or nullptr for an unknown name.
