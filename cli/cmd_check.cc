@@ -27,8 +27,9 @@ Runner AddCheck(CLI::App& app) {
   return [o] {
     bool ok = true;
     auto files = CollectScenarios(o->inputs, &ok);
-    auto schemes = ResolveSchemes(o->scheme, &ok);
-    if (!ok) return 2;
+    bool schemes_ok = true;  // separately: ResolveSchemes resets its flag
+    auto schemes = ResolveSchemes(o->scheme, &schemes_ok);
+    if (!ok || !schemes_ok) return 2;
     std::vector<Scenario> scenarios;
     for (const auto& f : files) {
       ScriptError err;

@@ -94,8 +94,9 @@ Runner AddCompare(CLI::App& app) {
   return [o] {
     bool ok = true;
     auto files = CollectScenarios(o->inputs, &ok);
-    auto schemes = ResolveSchemes(o->schemes, &ok);
-    if (!ok) return 2;
+    bool schemes_ok = true;  // separately: ResolveSchemes resets its flag
+    auto schemes = ResolveSchemes(o->schemes, &schemes_ok);
+    if (!ok || !schemes_ok) return 2;
     std::vector<Row> rows;
     bool failed = false;
     for (const auto& f : files) {

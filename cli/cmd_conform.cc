@@ -35,11 +35,6 @@ Runner AddConform(CLI::App& app) {
     bool ok = true;
     auto files = CollectScenarios(o->inputs, &ok);
     if (!ok) return 2;
-    std::string why;
-    if (!native::NativeAvailable(&why)) {
-      std::fprintf(stderr, "rmaplab conform: cannot run natively here: %s\n", why.c_str());
-      return 1;
-    }
     std::vector<Scenario> scenarios;
     for (const auto& f : files) {
       ScriptError err;
@@ -49,6 +44,11 @@ Runner AddConform(CLI::App& app) {
         return 2;
       }
       scenarios.push_back(std::move(*sc));
+    }
+    std::string why;
+    if (!native::NativeAvailable(&why)) {
+      std::fprintf(stderr, "rmaplab conform: cannot run natively here: %s\n", why.c_str());
+      return 1;
     }
     std::vector<std::string> lines(scenarios.size());
     std::vector<char> equal(scenarios.size(), 0);

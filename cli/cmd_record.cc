@@ -30,6 +30,11 @@ Runner AddRecord(CLI::App& app) {
       return 1;
     }
     std::string error;
+    if (r.trace.layouts.empty()) {  // execve never succeeded: nothing of the command ran
+      std::fprintf(stderr, "rmaplab record: %s did not start; no trace written\n",
+                   o->command.front().c_str());
+      return 1;
+    }
     if (!trace::WriteTrace(r.trace, o->out, &error)) {
       std::fprintf(stderr, "rmaplab record: %s\n", error.c_str());
       return 1;

@@ -106,5 +106,9 @@ const char* EventKindName(EventKind k);
 bool WriteTrace(const Trace& t, const std::string& path, std::string* error);
 // Reads a trace; nullopt with *error on failure (never crashes on bad input).
 std::optional<Trace> ReadTrace(const std::string& path, std::string* error);
+// The same from the file's bytes; `path` names it in messages. Refuses a trace whose text
+// would exceed max_text bytes (a decompression bomb).
+std::optional<Trace> ParseTrace(const std::string& compressed, const std::string& path,
+                                std::string* error, uint64_t max_text = 4ULL << 30);
 
 }  // namespace rmaplab::trace

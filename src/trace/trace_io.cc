@@ -107,6 +107,11 @@ std::optional<Trace> ReadTrace(const std::string& path, std::string* error) {
     return std::nullopt;
   }
   std::string z((std::istreambuf_iterator<char>(in)), {});
+  return ParseTrace(z, path, error);
+}
+
+std::optional<Trace> ParseTrace(const std::string& z, const std::string& path, std::string* error,
+                                uint64_t max_text) {
   // Streaming decompression: the content size need not be known.
   std::string text;
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
@@ -122,9 +127,9 @@ std::optional<Trace> ReadTrace(const std::string& path, std::string* error) {
       return std::nullopt;
     }
     text.append(chunk.data(), ob.pos);
-    if (text.size() > (4ULL << 30)) {
+    if (text.size() > max_text) {
       ZSTD_freeDCtx(dctx);
-      *error = path + ": trace larger than 4 GiB";
+      *error = fmt::format("{}: trace larger than {} MiB uncompressed", path, max_text >> 20);
       return std::nullopt;
     }
   }

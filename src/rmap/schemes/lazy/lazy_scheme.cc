@@ -431,7 +431,8 @@ std::vector<std::string> LazyScheme::CheckInvariants() const {
   std::unordered_map<const AnonVma*, int64_t> active, children, members;
   std::unordered_map<const LazyRoot*, int64_t> naming;
   for (const auto& mm : model_->mms()) {
-    for (const auto& [start, v] : mm->vmas) {
+    for (const auto& [start, vp] : mm->vmas) {
+      const Vma* v = vp;  // not a structured binding: clang 14 cannot capture those
       const LazyVmaState* st = State(*v);
       const LazyRoot* r = st ? st->lazy : nullptr;
       if (r) {
@@ -510,7 +511,8 @@ std::vector<std::string> LazyScheme::CheckInvariants() const {
     }
   });
   for (const auto& mm : model_->mms()) {
-    for (const auto& [start, v] : mm->vmas) {
+    for (const auto& [start, vp] : mm->vmas) {
+      const Vma* v = vp;  // not a structured binding: clang 14 cannot capture those
       mm->pt.ForEach(v->vm_start, v->vm_end, [&](Vpn addr, Pfn pfn) {
         if (pfn == kZeroPfn) return;
         const Folio& f = model_->folios().Get(pfn);
