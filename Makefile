@@ -8,7 +8,7 @@ DEBS := cmake ninja-build g++ ccache libfmt-dev nlohmann-json3-dev libcli11-dev 
         libgtest-dev librapidcheck-dev \
         pkg-config libtracefs-dev libtraceevent-dev libzstd-dev
 
-.PHONY: all deps configure build run test clean
+.PHONY: all deps configure build run test test-asan fuzz clean
 
 all: build
 
@@ -39,6 +39,24 @@ run: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+ASAN_BUILD ?= build-asan
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DRMAPLAB_SANITIZE=ON -DRMAPLAB_SHARED_DIR=$(SHARED)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+# Coverage-guided fuzzers (clang 14 + libFuzzer, ASan + UBSan): build, then run each for
+# FUZZ_SECONDS on its seed corpus (docs/fuzzing.md). Crashes go to build-fuzz/artifacts.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@dpkg -s clang-14 libclang-rt-14-dev >/dev/null 2>&1 || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang-14 libclang-rt-14-dev
+	cmake -S fuzz -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14
+	cmake --build build-fuzz -j $(JOBS)
+	fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(SHARED)
 
 clean:
 	rm -rf $(BUILD)
