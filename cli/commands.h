@@ -22,6 +22,7 @@ Runner AddCompare(CLI::App& app);
 Runner AddRecord(CLI::App& app);
 Runner AddReplay(CLI::App& app);
 Runner AddFuzz(CLI::App& app);
+Runner AddGraph(CLI::App& app);
 
 // Expands files and directories (their *.rmap files, sorted, not recursive) into a list
 // of scenario paths. Unreadable arguments are reported and make *ok false.

@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
       rmaplab::cli::AddReplay);
   add("fuzz", "Generate random scenarios, check them (oracle or kernel), shrink failures",
       rmaplab::cli::AddFuzz);
+  add("graph", "Draw the rmap state at an observation point (DOT, or SVG with Graphviz)",
+      rmaplab::cli::AddGraph);
   add("native", "Run a scenario on the running kernel and print its observation (JSON)",
       rmaplab::cli::AddNative);
   add("conform", "Run scenarios natively and in the model and compare them",

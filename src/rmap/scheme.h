@@ -59,6 +59,24 @@ struct WalkCost {
   std::map<std::string, int64_t> locks;  // lock class -> acquisitions
 };
 
+// A picture of a scheme's own objects (rmaplab graph): nodes for the design's objects
+// (anon_vmas, chains, roots, ...) and edges among them and to VMAs, which are named
+// "vma:<id>" (Vma::id). Drawn by src/report/graph.cc.
+struct SchemeGraph {
+  struct Node {
+    std::string id, label;
+    std::string shape;  // Graphviz shape ("ellipse" if empty)
+    std::string color;  // fill colour ("" : the default)
+  };
+  struct Edge {
+    std::string from, to, label;
+    std::string style;  // "solid", "dashed", "dotted", "bold"
+    std::string color;
+  };
+  std::vector<Node> nodes;
+  std::vector<Edge> edges;
+};
+
 class Scheme {
  public:
   virtual ~Scheme() = default;
@@ -138,6 +156,10 @@ class Scheme {
   virtual std::vector<std::string> CheckInvariants() const { return {}; }
   // A one-line description of vma's rmap state, for dumps ("av#3 chain=2").
   virtual std::string DescribeVma(const Vma& vma) const { return {}; }
+  // The scheme's objects as a graph (deterministic order), and the node a folio's
+  // mapping names ("" if none). Defaults draw nothing: VMAs then show DescribeVma().
+  virtual void DescribeGraph(SchemeGraph* graph) const {}
+  virtual std::string FolioMappingNode(const Folio& folio) const { return {}; }
 
  protected:
   Model* model_ = nullptr;

@@ -57,6 +57,7 @@ class Interpreter {
       res->peak_bytes = std::max(res->peak_bytes, LiveBytes());
     }
     obs.observations.push_back(Observe(std::string("end"), sc_.last_line));
+    if (opt_.on_observe) opt_.on_observe(model_, obs.observations.back());
     if (opt_.reclaim_at_end)
       Oracle::WalkAll(model_, fmt::format("{}: end reclaim", obs.scenario), &res->reclaim);
     res->objects = model_.scheme().Objects();
@@ -148,6 +149,7 @@ class Interpreter {
         res->observation.observations.push_back(
             Observe(st.has_label ? std::optional<std::string>(st.name) : std::nullopt,
                     st.pos.line));
+        if (opt_.on_observe) opt_.on_observe(model_, res->observation.observations.back());
         return;
     }
   }

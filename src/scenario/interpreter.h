@@ -2,6 +2,7 @@
 // the observation of the spec; optionally checks the oracle after every statement.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "rmap/oracle.h"
@@ -10,6 +11,8 @@
 
 namespace rmaplab {
 
+class Model;
+
 struct SimOptions {
   std::string scheme = "linux";
   bool check_each_statement = false;  // run the oracle after every statement
@@ -17,6 +20,9 @@ struct SimOptions {
   // go to SimResult::reclaim.
   bool reclaim_at_observe = false;
   bool reclaim_at_end = false;
+  // Called at every observation point (each `observe`, then "end") with the model's
+  // state there: pictures (rmaplab graph) and reports look at it.
+  std::function<void(const Model& model, const ObsPoint& point)> on_observe;
 };
 
 struct SimResult {

@@ -413,6 +413,58 @@ std::map<std::string, ObjectStats> LazyScheme::Objects() const {
           {"vm_area_struct.vm_ref", vma_ref_stats_}};
 }
 
+// Regular anon_vmas as in linux, plus the lazy roots (a box per root: TREE_VMA or
+// TREE_PARENT, what it upgraded to, its parent anon_vma at fork) and each VMA's word.
+void LazyScheme::DescribeGraph(SchemeGraph* g) const {
+  std::vector<const AnonVma*> avs(live_.begin(), live_.end());
+  std::sort(avs.begin(), avs.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  for (const AnonVma* av : avs) {
+    std::string id = fmt::format("av{}", av->id);
+    g->nodes.push_back({id,
+                        fmt::format("anon_vma av{}{}\nchildren {}  active VMAs {}\nrefcount {}",
+                                    av->id, av->root == av ? " (root)" : "", av->num_children,
+                                    av->num_active_vmas, av->refcount),
+                        "ellipse", av->root == av ? "#f9d29d" : "#fde9c9"});
+    if (av->parent && av->parent != av)
+      g->edges.push_back({id, fmt::format("av{}", av->parent->id), "parent", "dashed", "#b07020"});
+  }
+  for (const auto& r : roots_) {
+    if (r->dead) continue;
+    std::string id = fmt::format("lazy{}", r->id);
+    g->nodes.push_back({id,
+                        fmt::format("lazy root {}\n{}  base {:#x}\n{} VMA(s){}", r->id,
+                                    r->type == TreeType::kVma ? "TREE_VMA" : "TREE_PARENT",
+                                    r->base, r->vmas, r->root_vma_freed ? "  (root VMA pinned)" : ""),
+                        "box", "#e4d7f5"});
+    if (r->parent_av)
+      g->edges.push_back({id, fmt::format("av{}", r->parent_av->id), "fork parent", "dashed", "#7050a0"});
+    if (r->upgraded)
+      g->edges.push_back({id, fmt::format("av{}", r->upgraded->id), "upgraded to", "dotted", "#7050a0"});
+  }
+  for (const auto& mm : model_->mms())
+    for (const auto& [start, v] : mm->vmas) {
+      const LazyVmaState* st = State(*v);
+      if (st && st->lazy && v->anon_vma)
+        g->edges.push_back({fmt::format("vma:{}", v->id), fmt::format("lazy{}", st->lazy->id),
+                            "word (lazy)", "bold", "#7050a0"});
+      if (!st) continue;
+      for (const Avc* avc : st->chain) {
+        bool own = v->anon_vma == avc->anon_vma;
+        g->edges.push_back({fmt::format("vma:{}", v->id), fmt::format("av{}", avc->anon_vma->id),
+                            own ? "avc (own)" : "avc", own ? "bold" : "solid",
+                            own ? "#2060a0" : "#6080a0"});
+      }
+    }
+}
+
+std::string LazyScheme::FolioMappingNode(const Folio& folio) const {
+  for (const AnonVma* av : live_)
+    if (static_cast<const AnonVmaBase*>(av) == folio.mapping) return fmt::format("av{}", av->id);
+  for (const auto& r : roots_)
+    if (static_cast<const AnonVmaBase*>(r.get()) == folio.mapping) return fmt::format("lazy{}", r->id);
+  return {};
+}
+
 std::string LazyScheme::DescribeVma(const Vma& vma) const {
   const LazyVmaState* st = State(vma);
   size_t chain = st ? st->chain.size() : 0;

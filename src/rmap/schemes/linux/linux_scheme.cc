@@ -275,6 +275,43 @@ std::string LinuxScheme::DescribeVma(const Vma& vma) const {
   return fmt::format("anon_vma=av{} chain={}", AV(vma.anon_vma)->id, chain_len(&vma));
 }
 
+// The picture of the kernel diagrams: anon_vmas with their counters, parent (dashed) and
+// root (dotted) links, and one edge per anon_vma_chain from its VMA (bold: the VMA's own
+// anon_vma, vma->anon_vma).
+void LinuxScheme::DescribeGraph(SchemeGraph* g) const {
+  std::vector<const AnonVma*> avs(live_.begin(), live_.end());
+  std::sort(avs.begin(), avs.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  for (const AnonVma* av : avs) {
+    std::string id = fmt::format("av{}", av->id);
+    g->nodes.push_back({id,
+                        fmt::format("anon_vma av{}{}\nchildren {}  active VMAs {}\nrefcount {}",
+                                    av->id, av->root == av ? " (root)" : "", av->num_children,
+                                    av->num_active_vmas, av->refcount),
+                        "ellipse", av->root == av ? "#f9d29d" : "#fde9c9"});
+    if (av->parent && av->parent != av)
+      g->edges.push_back({id, fmt::format("av{}", av->parent->id), "parent", "dashed", "#b07020"});
+    if (av->root && av->root != av && av->root != av->parent)
+      g->edges.push_back({id, fmt::format("av{}", av->root->id), "root", "dotted", "#b07020"});
+  }
+  for (const auto& mm : model_->mms())
+    for (const auto& [start, v] : mm->vmas) {
+      const auto* chain = Chain(*v);
+      if (!chain) continue;
+      for (const Avc* avc : *chain) {
+        bool own = v->anon_vma == avc->anon_vma;
+        g->edges.push_back({fmt::format("vma:{}", v->id), fmt::format("av{}", avc->anon_vma->id),
+                            own ? "avc (own)" : "avc", own ? "bold" : "solid",
+                            own ? "#2060a0" : "#6080a0"});
+      }
+    }
+}
+
+std::string LinuxScheme::FolioMappingNode(const Folio& folio) const {
+  for (const AnonVma* av : live_)
+    if (static_cast<const AnonVmaBase*>(av) == folio.mapping) return fmt::format("av{}", av->id);
+  return {};
+}
+
 std::vector<std::string> LinuxScheme::CheckInvariants() const {
   std::vector<std::string> bad;
   std::unordered_map<const AnonVma*, int64_t> active, children, members;

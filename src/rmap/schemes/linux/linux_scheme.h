@@ -82,6 +82,8 @@ class LinuxScheme : public Scheme {
   std::map<std::string, int64_t> Counters() const override { return counters_; }
   std::vector<std::string> CheckInvariants() const override;
   std::string DescribeVma(const Vma& vma) const override;
+  void DescribeGraph(SchemeGraph* graph) const override;
+  std::string FolioMappingNode(const Folio& folio) const override;
 
   // For pictures and tests.
   const std::set<AnonVma*>& anon_vmas() const { return live_; }
