@@ -6,14 +6,16 @@ JOBS ?= $(shell nproc)
 SHARED ?= $(abspath ../shared)
 DEBS := cmake ninja-build g++ ccache libfmt-dev nlohmann-json3-dev libcli11-dev \
         libgtest-dev librapidcheck-dev \
-        pkg-config libtracefs-dev libtraceevent-dev libzstd-dev
+        pkg-config libtracefs-dev libtraceevent-dev libzstd-dev graphviz
+# The report test opens the HTML report in headless Chromium.
+TEST_DEBS := chromium
 
 .PHONY: all deps configure build run test test-asan fuzz clean
 
 all: build
 
 deps:
-	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEBS) $(EXTRA_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "need root to install:$$missing" >&2; exit 1; fi; \
@@ -32,11 +34,23 @@ build: configure
 run: build
 	$(BUILD)/rmaplab check $(SHARED)/scenarios tests/scenarios tests/regress bench/workloads --scheme all
 	$(BUILD)/rmaplab compare bench/workloads --schemes all --no-check
+	$(BUILD)/rmaplab compare bench/workloads --schemes all --no-check --format json > $(BUILD)/compare.json
 	@for t in traces/*.rmt; do \
 	  echo "== replaying $$t (recorded on a real kernel) under every scheme"; \
 	  $(BUILD)/rmaplab replay $$t --scheme all --json $(BUILD)/replay-$$(basename $$t .rmt).json || exit 1; \
 	done
+	@if [ "$$(id -u)" = 0 ]; then \
+	  echo "== the model against the running kernel"; \
+	  $(BUILD)/rmaplab conform $(SHARED)/scenarios tests/scenarios --jobs 2 --json $(BUILD)/conform.json | tail -1; \
+	else echo "(not root: conform skipped)"; rm -f $(BUILD)/conform.json; fi
+	$(BUILD)/rmaplab report $(BUILD)/compare.json $(BUILD)/replay-*.json $$(ls $(BUILD)/conform.json 2>/dev/null) \
+	  --picture docs/pictures/fork-chain.rmap@chain --picture docs/pictures/server.rmap@workers \
+	  --picture docs/pictures/lazy-upgrade.rmap@before-fork:lazy \
+	  --picture docs/pictures/lazy-upgrade.rmap@after-fork:lazy \
+	  --title "rmaplab: anon rmap schemes on scenarios and recorded workloads" -o $(BUILD)/report.html
+	@echo "report: $(BUILD)/report.html"
 
+test: EXTRA_DEBS = $(TEST_DEBS)
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 

@@ -61,6 +61,7 @@ nlohmann::json ToJson(const Row& r) {
             {"visited_p99", r.p99},
             {"visited_max", r.max},
             {"visited_total", r.res.reclaim.candidates},
+            {"visited_histogram", Histogram(r.res.reclaim.visited_per_walk)},
             {"false_positives", r.res.reclaim.false_positives},
             {"objects_visited", r.res.reclaim.objects_visited},
             {"locks", locks}}},

@@ -7,6 +7,9 @@
 #include <mutex>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+#include <sys/utsname.h>
+
 #include "commands.h"
 #include "native/executor.h"
 #include "rmaplab/observation.h"
@@ -17,10 +20,17 @@ namespace rmaplab::cli {
 
 namespace fs = std::filesystem;
 
+namespace {
+std::string KernelRelease() {
+  utsname u{};
+  return uname(&u) == 0 ? u.release : "unknown";
+}
+}  // namespace
+
 Runner AddConform(CLI::App& app) {
   struct Opts {
     std::vector<std::string> inputs;
-    std::string scheme = "linux", save;
+    std::string scheme = "linux", save, json;
     int jobs = 1;
     double timeout = 60;
   };
@@ -30,6 +40,7 @@ Runner AddConform(CLI::App& app) {
   app.add_option("--jobs,-j", o->jobs, "Scenarios run in parallel")->check(CLI::Range(1, 64));
   app.add_option("--save", o->save, "Keep both observations of each differing scenario here");
   app.add_option("--timeout", o->timeout, "Wall-clock limit per native run (s)");
+  app.add_option("--json", o->json, "Also write the results here (for rmaplab report)");
   app.footer("Exit status: 0 all equal, 1 some differ or failed, 2 bad input.");
   return [o] {
     bool ok = true;
@@ -54,6 +65,7 @@ Runner AddConform(CLI::App& app) {
     std::vector<char> equal(scenarios.size(), 0);
     std::atomic<size_t> next{0};
     std::mutex print_mu;
+    size_t finished = 0;
     auto work = [&] {
       for (size_t i; (i = next++) < scenarios.size();) {
         const Scenario& sc = scenarios[i];
@@ -91,6 +103,7 @@ Runner AddConform(CLI::App& app) {
         lines[i] = line;
         std::printf("%s\n", line.c_str());
         std::fflush(stdout);
+        ProgressBar("conform", ++finished, scenarios.size());
       }
     };
     std::vector<std::thread> pool;
@@ -99,6 +112,23 @@ Runner AddConform(CLI::App& app) {
     size_t n_equal = 0;
     for (char e : equal) n_equal += e;
     std::printf("conformance: %zu/%zu scenarios equal\n", n_equal, scenarios.size());
+    if (!o->json.empty()) {
+      nlohmann::json rows = nlohmann::json::array();
+      for (size_t i = 0; i < scenarios.size(); ++i)
+        rows.push_back({{"scenario", fs::path(scenarios[i].path).filename().string()},
+                        {"equal", equal[i] != 0},
+                        {"result", lines[i]}});
+      nlohmann::json out = {{"conform", {{"scheme", o->scheme},
+                                         {"kernel", KernelRelease()},
+                                         {"equal", n_equal},
+                                         {"total", scenarios.size()},
+                                         {"scenarios", rows}}}};
+      std::string error;
+      if (!WriteFileAtomic(o->json, out.dump(2) + "\n", &error)) {
+        std::fprintf(stderr, "rmaplab conform: %s\n", error.c_str());
+        return 1;
+      }
+    }
     return n_equal == scenarios.size() ? 0 : 1;
   };
 }

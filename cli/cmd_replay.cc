@@ -116,6 +116,7 @@ Runner AddReplay(CLI::App& app) {
                            {"objects", objs},          {"counters", r.counters},
                            {"walks", {{"count", r.reclaim.walks}, {"visited_p50", p50},
                                       {"visited_max", mx}, {"false_positives", r.reclaim.false_positives},
+                                      {"visited_histogram", Histogram(r.reclaim.visited_per_walk)},
                                       {"misses", r.reclaim.misses}}},
                            {"unmodelled", r.unmodelled}};
       out["schemes"][scheme] = js;

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@ Runner AddRecord(CLI::App& app);
 Runner AddReplay(CLI::App& app);
 Runner AddFuzz(CLI::App& app);
 Runner AddGraph(CLI::App& app);
+Runner AddReport(CLI::App& app);
 
 // Expands files and directories (their *.rmap files, sorted, not recursive) into a list
 // of scenario paths. Unreadable arguments are reported and make *ok false.
@@ -30,5 +32,9 @@ std::vector<std::string> CollectScenarios(const std::vector<std::string>& args, 
 // Scheme names from "all" or a comma-separated list; unknown names make *ok false.
 std::vector<std::string> ResolveSchemes(const std::string& spec, bool* ok);
 bool ReadFile(const std::string& path, std::string* out, std::string* error);
+// How many walks visited each number of candidates: {"1": n1, "2": n2, ...} (for reports).
+std::map<std::string, int64_t> Histogram(const std::vector<int64_t>& values);
+// A one-line progress bar on stderr ("\r"-rewritten), only when stderr is a terminal.
+void ProgressBar(const std::string& what, size_t done, size_t total);
 
 }  // namespace rmaplab::cli

@@ -1,3 +1,4 @@
+#include <unistd.h>
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -63,6 +64,24 @@ std::vector<std::string> ResolveSchemes(const std::string& spec, bool* ok) {
   }
   if (out.empty()) *ok = false;
   return out;
+}
+
+std::map<std::string, int64_t> Histogram(const std::vector<int64_t>& values) {
+  std::map<int64_t, int64_t> h;
+  for (int64_t v : values) h[v]++;
+  std::map<std::string, int64_t> out;
+  for (auto [k, n] : h) out[std::to_string(k)] = n;
+  return out;
+}
+
+void ProgressBar(const std::string& what, size_t done, size_t total) {
+  static const bool tty = isatty(2);
+  if (!tty) return;
+  int pct = total ? static_cast<int>(100 * done / total) : 100;
+  std::fprintf(stderr, "\r%-24.24s [%-40s] %3d%% (%zu/%zu)", what.c_str(),
+               std::string(pct * 40 / 100, '#').c_str(), pct, done, total);
+  if (done == total) std::fprintf(stderr, "\r%90s\r", "");
+  std::fflush(stderr);
 }
 
 }  // namespace rmaplab::cli

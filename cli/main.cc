@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
       rmaplab::cli::AddFuzz);
   add("graph", "Draw the rmap state at an observation point (DOT, or SVG with Graphviz)",
       rmaplab::cli::AddGraph);
+  add("report", "Write one self-contained HTML report from compare/replay/conform results",
+      rmaplab::cli::AddReport);
   add("native", "Run a scenario on the running kernel and print its observation (JSON)",
       rmaplab::cli::AddNative);
   add("conform", "Run scenarios natively and in the model and compare them",

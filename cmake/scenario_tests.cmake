@@ -45,3 +45,10 @@ add_test(NAME conform.native.all
           ${RMAPLAB_SHARED_DIR}/scenarios ${CMAKE_SOURCE_DIR}/tests/scenarios ${CMAKE_SOURCE_DIR}/tests/regress
           ${CMAKE_SOURCE_DIR}/bench/workloads)
 set_tests_properties(conform.native.all PROPERTIES SKIP_RETURN_CODE 77)
+
+# The HTML report renders in headless Chromium (no network, no console errors, charts
+# with non-empty boxes, a screenshot): cmake/report_chromium.sh; skipped without chromium.
+add_test(NAME report.chromium
+         COMMAND bash ${CMAKE_SOURCE_DIR}/cmake/report_chromium.sh $<TARGET_FILE:rmaplab>
+                 ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/report-chromium-test)
+set_tests_properties(report.chromium PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
