@@ -100,6 +100,7 @@ Runner AddCompare(CLI::App& app) {
     if (!ok || !schemes_ok) return 2;
     std::vector<Row> rows;
     bool failed = false;
+    size_t runs_done = 0;
     for (const auto& f : files) {
       ScriptError err;
       auto sc = ParseScenarioFile(f, &err);
@@ -123,6 +124,7 @@ Runner AddCompare(CLI::App& app) {
         }
         for (const auto& flaw : CreateScheme(scheme)->KnownFlaws())
           r.known_flaw |= flaw.scenario == r.scenario;
+        ProgressBar("compare " + r.scenario, ++runs_done, files.size() * schemes.size());
         const auto& v = r.res.reclaim.visited_per_walk;
         r.p50 = Percentile(v, 0.50);
         r.p99 = Percentile(v, 0.99);

@@ -66,7 +66,7 @@ Runner AddFuzz(CLI::App& app) {
                             .c_str());
       return 0;
     }
-    bool tty = isatty(2);
+    bool tty = isatty(1) && isatty(2);  // a progress bar only for a person watching
     std::printf("fuzzing %s against %s from seed %llu (%d job%s)\n", o->schemes.c_str(),
                 o->against.c_str(), static_cast<unsigned long long>(opt.seed), opt.jobs,
                 opt.jobs == 1 ? "" : "s");

@@ -68,7 +68,7 @@ Runner AddReplay(CLI::App& app) {
     }
     if (!t->faithful())
       std::fprintf(stderr, "rmaplab replay: warning: the trace lost events; it is not faithful\n");
-    bool tty = isatty(2);
+    bool tty = isatty(1) && isatty(2);  // a progress bar only for a person watching
     nlohmann::json out = {{"trace", o->trace},
                           {"command", t->command},
                           {"kernel", t->kernel},

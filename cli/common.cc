@@ -75,7 +75,7 @@ std::map<std::string, int64_t> Histogram(const std::vector<int64_t>& values) {
 }
 
 void ProgressBar(const std::string& what, size_t done, size_t total) {
-  static const bool tty = isatty(2);
+  static const bool tty = isatty(1) && isatty(2);  // a person is watching
   if (!tty) return;
   int pct = total ? static_cast<int>(100 * done / total) : 100;
   std::fprintf(stderr, "\r%-24.24s [%-40s] %3d%% (%zu/%zu)", what.c_str(),
