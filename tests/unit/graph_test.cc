@@ -87,5 +87,18 @@ TEST(GraphDot, LazyUpgrade) {
   ExpectGolden(after, "lazy-upgrade.after-fork.dot");
 }
 
+// Every scheme draws its own objects for the server: the historical designs too.
+TEST(GraphDot, EverySchemeDrawsItsObjects) {
+  struct Want { const char* scheme; const char* object; int count; };
+  for (const Want& w : {Want{"linux", "anon_vma av\\d", 4}, Want{"avc-2010", "anon_vma av\\d", 4},
+                        Want{"anon-vma-2004", "anon_vma av\\d", 1},
+                        Want{"anonmm", "anonmm \\d+( \\(head\\))?\\\\n", 4},
+                        Want{"lazy", "anon_vma av\\d", 1},  // only the server's is upgraded
+                        Want{"lazy", "lazy root \\d+\\\\nTREE_PARENT", 3}}) {
+    std::string dot = DotAt("server.rmap", w.scheme, "workers", false);
+    EXPECT_EQ(Count(dot, w.object), w.count) << w.scheme << "\n" << dot;
+  }
+}
+
 }  // namespace
 }  // namespace rmaplab

@@ -1,5 +1,6 @@
 #include "rmap/schemes/anon_vma_2004/anon_vma_2004_scheme.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 
 #include <cassert>
@@ -216,6 +217,25 @@ std::map<std::string, int64_t> AnonVma2004Scheme::Counters() const {
     if (k.rfind("lock.", 0) == 0) locks += v;
   c[std::string("lock.") + kLock] = locks;
   return c;
+}
+
+// 2.6.7's picture: each anon_vma and the VMAs on its list (one list per family).
+void AnonVma2004Scheme::DescribeGraph(SchemeGraph* g) const {
+  std::vector<const AnonVma*> avs(live_.begin(), live_.end());
+  std::sort(avs.begin(), avs.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  for (const AnonVma* av : avs) {
+    std::string id = fmt::format("av{}", av->id);
+    g->nodes.push_back({id, fmt::format("anon_vma av{}\n{} VMAs on its list", av->id, av->head.size()),
+                        "ellipse", ""});
+    for (const Vma* v : av->head)
+      g->edges.push_back({fmt::format("vma:{}", v->id), id, "anon_vma_node", "solid", ""});
+  }
+}
+
+std::string AnonVma2004Scheme::FolioMappingNode(const Folio& folio) const {
+  for (const AnonVma* av : live_)
+    if (static_cast<const AnonVmaBase*>(av) == folio.mapping) return fmt::format("av{}", av->id);
+  return {};
 }
 
 std::string AnonVma2004Scheme::DescribeVma(const Vma& vma) const {

@@ -71,6 +71,8 @@ class AnonVma2004Scheme : public Scheme {
   std::map<std::string, int64_t> Counters() const override;
   std::vector<std::string> CheckInvariants() const override;
   std::string DescribeVma(const Vma& vma) const override;
+  void DescribeGraph(SchemeGraph* graph) const override;
+  std::string FolioMappingNode(const Folio& folio) const override;
 
   // For tests: the anon_vmas alive, and the list length of vma's anon_vma (0 if none).
   const std::set<AnonVma*>& anon_vmas() const { return live_; }

@@ -307,6 +307,28 @@ std::map<std::string, ObjectStats> AnonmmScheme::Objects() const {
   return {{"anonmm", a}, {"rmap_chain", c}};
 }
 
+// Hugh Dickins' anonmm: one per mm, all of a fork family on its head's list; VMAs are
+// not linked (the walk searches each member mm at the page's address).
+void AnonmmScheme::DescribeGraph(SchemeGraph* g) const {
+  std::vector<const Anonmm*> all(live_.begin(), live_.end());
+  std::sort(all.begin(), all.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  for (const Anonmm* a : all) {
+    std::string id = fmt::format("anonmm{}", a->id);
+    g->nodes.push_back({id,
+                        fmt::format("anonmm {}{}\n{}  count {}", a->id, a->head == a ? " (head)" : "",
+                                    a->mm ? "mm " + a->mm->name : "mm exited", a->count),
+                        "box", a->head == a ? "#f9d29d" : ""});
+    if (a->head && a->head != a)
+      g->edges.push_back({id, fmt::format("anonmm{}", a->head->id), "head", "dashed", ""});
+  }
+}
+
+std::string AnonmmScheme::FolioMappingNode(const Folio& folio) const {
+  for (const Anonmm* a : live_)
+    if (static_cast<const AnonVmaBase*>(a) == folio.mapping) return fmt::format("anonmm{}", a->id);
+  return {};
+}
+
 std::string AnonmmScheme::DescribeVma(const Vma& vma) const {
   if (!vma.anon_vma) return "anonmm=-";
   const Anonmm* a = AM(vma.anon_vma);

@@ -84,6 +84,8 @@ class AnonmmScheme : public Scheme {
   std::map<std::string, int64_t> Counters() const override { return counters_; }
   std::vector<std::string> CheckInvariants() const override;
   std::string DescribeVma(const Vma& vma) const override;
+  void DescribeGraph(SchemeGraph* graph) const override;
+  std::string FolioMappingNode(const Folio& folio) const override;
 
   // For tests and pictures.
   static Anonmm* MmAnonmm(const Mm& mm) { return static_cast<Anonmm*>(mm.rmap); }

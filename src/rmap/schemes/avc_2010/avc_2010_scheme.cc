@@ -243,6 +243,33 @@ std::map<std::string, int64_t> Avc2010Scheme::Counters() const {
   };
 }
 
+// 2.6.34's picture: anon_vmas (no parent/root links yet: those came with 2.6.36's fix)
+// and one edge per anon_vma_chain, bold for the VMA's own anon_vma.
+void Avc2010Scheme::DescribeGraph(SchemeGraph* g) const {
+  std::vector<const AnonVma*> avs(live_.begin(), live_.end());
+  std::sort(avs.begin(), avs.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  for (const AnonVma* av : avs)
+    g->nodes.push_back({fmt::format("av{}", av->id),
+                        fmt::format("anon_vma av{}\n{} chain entries", av->id, av->head.size()),
+                        "ellipse", ""});
+  for (const auto& mm : model_->mms())
+    for (const auto& [start, v] : mm->vmas) {
+      const auto* chain = Chain(*v);
+      if (!chain) continue;
+      for (const Avc* avc : *chain) {
+        bool own = v->anon_vma == avc->anon_vma;
+        g->edges.push_back({fmt::format("vma:{}", v->id), fmt::format("av{}", avc->anon_vma->id),
+                            own ? "avc (own)" : "avc", own ? "bold" : "solid", ""});
+      }
+    }
+}
+
+std::string Avc2010Scheme::FolioMappingNode(const Folio& folio) const {
+  for (const AnonVma* av : live_)
+    if (static_cast<const AnonVmaBase*>(av) == folio.mapping) return fmt::format("av{}", av->id);
+  return {};
+}
+
 std::string Avc2010Scheme::DescribeVma(const Vma& vma) const {
   if (!vma.anon_vma) return fmt::format("anon_vma=- chain={}", chain_len(&vma));
   return fmt::format("anon_vma=av{} chain={}", AV(vma.anon_vma)->id, chain_len(&vma));

@@ -79,6 +79,8 @@ class Avc2010Scheme : public Scheme {
   std::map<std::string, int64_t> Counters() const override;
   std::vector<std::string> CheckInvariants() const override;
   std::string DescribeVma(const Vma& vma) const override;
+  void DescribeGraph(SchemeGraph* graph) const override;
+  std::string FolioMappingNode(const Folio& folio) const override;
 
   // For tests and pictures.
   const std::set<AnonVma*>& anon_vmas() const { return live_; }
