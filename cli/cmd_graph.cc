@@ -63,15 +63,17 @@ Runner AddGraph(CLI::App& app) {
     }
     std::string content = dot;
     bool svg = o->out.size() > 4 && o->out.substr(o->out.size() - 4) == ".svg";
+    std::string out = o->out;
     if (svg) {
-      auto rendered = RenderSvg(dot, &error);
-      if (!rendered) {
-        std::fprintf(stderr, "rmaplab graph: %s; write OUT.dot for the DOT text\n", error.c_str());
-        return 1;
+      if (auto rendered = RenderSvg(dot, &error)) {
+        content = *rendered;
+      } else {  // no Graphviz: the DOT text, under a name that says what it is
+        out = out.substr(0, out.size() - 4) + ".dot";
+        std::fprintf(stderr, "rmaplab graph: %s; wrote the DOT text to %s instead\n",
+                     error.c_str(), out.c_str());
       }
-      content = *rendered;
     }
-    if (!WriteFileAtomic(o->out, content, &error)) {
+    if (!WriteFileAtomic(out, content, &error)) {
       std::fprintf(stderr, "rmaplab graph: %s\n", error.c_str());
       return 1;
     }
