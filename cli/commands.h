@@ -25,6 +25,7 @@ Runner AddReplay(CLI::App& app);
 Runner AddFuzz(CLI::App& app);
 Runner AddGraph(CLI::App& app);
 Runner AddReport(CLI::App& app);
+Runner AddBench(CLI::App& app);
 
 // Expands files and directories (their *.rmap files, sorted, not recursive) into a list
 // of scenario paths. Unreadable arguments are reported and make *ok false.

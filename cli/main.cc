@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
       rmaplab::cli::AddGraph);
   add("report", "Write one self-contained HTML report from compare/replay/conform results",
       rmaplab::cli::AddReport);
+  add("bench", "Measure the model's speed on named workloads and traces, and against the kernel",
+      rmaplab::cli::AddBench);
   add("native", "Run a scenario on the running kernel and print its observation (JSON)",
       rmaplab::cli::AddNative);
   add("conform", "Run scenarios natively and in the model and compare them",
