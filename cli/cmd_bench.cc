@@ -10,6 +10,7 @@
 #include "bench/workloads.h"
 #include "commands.h"
 #include "native/executor.h"
+#include "native/procfs.h"
 #include "rmaplab/observation.h"
 #include "rmaplab/scenario.h"
 #include "scenario/interpreter.h"
@@ -85,6 +86,7 @@ Runner AddBench(CLI::App& app) {
       do {
         sim = SimResult();
         SimOptions opt;
+        opt.zero_page = native::KernelHasZeroPage();  // compared with this kernel
         RunSim(*sc, opt, &sim, &error);
         ++n;
       } while (Now() - t0 < 0.2);

@@ -15,13 +15,14 @@ namespace rmaplab::cli {
 Runner AddCheck(CLI::App& app) {
   struct Opts {
     std::vector<std::string> inputs;
-    std::string scheme = "linux";
+    std::string scheme = "linux", zero_page = "yes";
     bool verbose = false;
   };
   auto o = std::make_shared<Opts>();
   app.add_option("FILE_OR_DIR", o->inputs, "Scenario files or folders of *.rmap")->required();
   app.add_option("--scheme", o->scheme, "A scheme, a comma-separated list, or 'all'");
   app.add_flag("-v,--verbose", o->verbose, "Print every failure message");
+  AddZeroPageOption(app, &o->zero_page);
   app.footer("Exit status: 0 clean, 1 a walk missed a mapping or an invariant failed, "
              "2 bad input.");
   return [o] {
@@ -55,6 +56,7 @@ Runner AddCheck(CLI::App& app) {
         SimOptions opt;
         opt.scheme = scheme;
         opt.check_each_statement = true;
+        opt.zero_page = ResolveZeroPage(o->zero_page);
         SimResult res;
         std::string error;
         if (!RunSim(sc, opt, &res, &error)) {

@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "native/executor.h"
+#include "native/procfs.h"
 #include "rmaplab/observation.h"
 #include "rmaplab/scenario.h"
 #include "scenario/interpreter.h"
@@ -61,6 +62,10 @@ Runner AddConform(CLI::App& app) {
       std::fprintf(stderr, "rmaplab conform: cannot run natively here: %s\n", why.c_str());
       return 1;
     }
+    // The model follows the running kernel's zero-page behaviour (docs/zero-page.md).
+    const bool zero_page = native::KernelHasZeroPage();
+    if (!zero_page)
+      std::printf("note: this kernel maps no zero page on read faults; the model follows it\n");
     std::vector<std::string> lines(scenarios.size());
     std::vector<char> equal(scenarios.size(), 0);
     std::atomic<size_t> next{0};
@@ -75,6 +80,7 @@ Runner AddConform(CLI::App& app) {
         native::NativeResult nat = native::RunNative(sc, nopt);
         SimOptions sopt;
         sopt.scheme = o->scheme;
+        sopt.zero_page = zero_page;
         SimResult sim;
         std::string error;
         std::string line;
@@ -120,6 +126,7 @@ Runner AddConform(CLI::App& app) {
                         {"result", lines[i]}});
       nlohmann::json out = {{"conform", {{"scheme", o->scheme},
                                          {"kernel", KernelRelease()},
+                                         {"zero_page", zero_page},
                                          {"equal", n_equal},
                                          {"total", scenarios.size()},
                                          {"scenarios", rows}}}};

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "native/executor.h"
+#include "native/procfs.h"
 #include "rmaplab/observation.h"
 #include "rmaplab/scenario.h"
 
@@ -45,7 +46,7 @@ Runner AddNative(CLI::App& app) {
   struct Opts {
     std::string file, out, truth_dir;
     native::NativeOptions native;
-    bool no_trace = false;
+    bool no_trace = false, allow_no_zero_page = false;
     uint64_t memory_mib = 8192;
   };
   auto o = std::make_shared<Opts>();
@@ -54,6 +55,8 @@ Runner AddNative(CLI::App& app) {
   app.add_option("--record-truth", o->truth_dir,
                  "Run every DIR/*.rmap and (re)write DIR/NAME.native.json (re-baselining)");
   app.add_option("--timeout", o->native.timeout_seconds, "Wall-clock limit per scenario (s)");
+  app.add_flag("--allow-no-zero-page", o->allow_no_zero_page,
+               "Record truth even on a kernel without a zero page");
   app.add_flag("--no-trace", o->no_trace, "Do not count kernel objects (no tracefs)");
   app.add_flag("-v,--verbose", o->native.verbose, "Report pids, tracing instance, cgroup");
   app.add_option("--memory-limit-mib", o->memory_mib, "Resident memory limit of the run (MiB)");
@@ -71,7 +74,18 @@ Runner AddNative(CLI::App& app) {
       std::fprintf(stderr, "rmaplab native: cannot run natively here: %s\n", why.c_str());
       return 1;
     }
+    // Observations differ where a read fault would map the zero page: say so (tests and
+    // people comparing with recorded observations need to know). docs/zero-page.md.
+    const bool zero_page = native::KernelHasZeroPage();
+    if (!zero_page)
+      std::fprintf(stderr, "rmaplab native: note: this kernel maps no zero page on read faults\n");
     if (!o->truth_dir.empty()) {
+      if (!zero_page && !o->allow_no_zero_page) {
+        std::fprintf(stderr, "rmaplab native: refusing to record truth on a kernel without a "
+                             "zero page (the spec's observations assume one); "
+                             "--allow-no-zero-page overrides\n");
+        return 2;
+      }
       bool ok = true;
       auto files = CollectScenarios({o->truth_dir}, &ok);
       if (!ok) return 2;

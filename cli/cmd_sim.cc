@@ -10,12 +10,13 @@ namespace rmaplab::cli {
 
 Runner AddSim(CLI::App& app) {
   struct Opts {
-    std::string file, scheme = "linux", out;
+    std::string file, scheme = "linux", out, zero_page = "yes";
   };
   auto o = std::make_shared<Opts>();
   app.add_option("FILE", o->file, "Scenario file (.rmap)")->required();
   app.add_option("--scheme", o->scheme, "rmap scheme (see 'rmaplab schemes')");
   app.add_option("-o,--output", o->out, "Write the observation here instead of stdout");
+  AddZeroPageOption(app, &o->zero_page);
   return [o] {
     ScriptError err;
     auto sc = ParseScenarioFile(o->file, &err);
@@ -25,6 +26,7 @@ Runner AddSim(CLI::App& app) {
     }
     SimOptions opt;
     opt.scheme = o->scheme;
+    opt.zero_page = ResolveZeroPage(o->zero_page);
     SimResult res;
     std::string error;
     if (!RunSim(*sc, opt, &res, &error)) {

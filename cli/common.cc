@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "native/procfs.h"
 #include "rmap/registry.h"
 
 namespace rmaplab::cli {
@@ -72,6 +73,19 @@ std::map<std::string, int64_t> Histogram(const std::vector<int64_t>& values) {
   std::map<std::string, int64_t> out;
   for (auto [k, n] : h) out[std::to_string(k)] = n;
   return out;
+}
+
+void AddZeroPageOption(CLI::App& app, std::string* value) {
+  app.add_option("--zero-page", *value,
+                 "Read faults on private anon memory map the zero page: yes (the kernel's "
+                 "default), no (as with pvm_no_zero_page=1), host (as this kernel does)")
+      ->check(CLI::IsMember({"yes", "no", "host"}))
+      ->default_val(*value);
+}
+
+bool ResolveZeroPage(const std::string& value) {
+  if (value == "host") return native::KernelHasZeroPage();
+  return value != "no";
 }
 
 void ProgressBar(const std::string& what, size_t done, size_t total) {

@@ -25,6 +25,9 @@ foreach(s ${OWN_SCENARIOS})
   endif()
 endforeach()
 add_test(NAME check.shared COMMAND rmaplab check ${RMAPLAB_SHARED_DIR}/scenarios --scheme all)
+# The same with read faults allocating folios, as on a kernel without a zero page
+# (docs/zero-page.md): every scheme must still find every mapping.
+add_test(NAME check.no-zero-page COMMAND rmaplab check ${RMAPLAB_SHARED_DIR}/scenarios ${CMAKE_SOURCE_DIR}/tests/scenarios ${CMAKE_SOURCE_DIR}/tests/regress ${CMAKE_SOURCE_DIR}/bench/workloads --scheme all --zero-page no)
 add_test(NAME check.own COMMAND rmaplab check ${CMAKE_SOURCE_DIR}/tests/scenarios ${CMAKE_SOURCE_DIR}/tests/regress ${CMAKE_SOURCE_DIR}/bench/workloads --scheme all)
 
 # The real kernel: every shared scenario run natively equals its recorded observation,

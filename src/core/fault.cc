@@ -107,7 +107,10 @@ Touch Kernel::handle_mm_fault(Mm& mm, Vpn addr, bool write) {
   if (pte == kNoPfn) {
     ++stats().faults;
     if (vma->is_anonymous()) {
-      if (!write) {  // do_anonymous_page(): read maps the shared zero page
+      // do_anonymous_page(): a read maps the shared zero page unless the zero page is
+      // unavailable (mm_forbids_zeropage()); then, like a write, it gets a new folio,
+      // whose PTE is made dirty when the VMA is writable (pte_mkwrite(pte_mkdirty())).
+      if (!write && m_.zero_page_) {
         add_rmap(*vma, addr, kZeroPfn);
         ++stats().zero_maps;
         return Touch::kOk;
@@ -119,6 +122,7 @@ Touch Kernel::handle_mm_fault(Mm& mm, Vpn addr, bool write) {
       f.anon_exclusive = true;
       scheme_.folio_add_new_anon_rmap(f, *vma, addr);
       add_rmap(*vma, addr, pfn);
+      if (!write && (vma->vm_flags & VM_WRITE)) mm.pt.SetDirty(addr, true);
       return Touch::kOk;
     }
     File& file = *vma->vm_file;

@@ -101,6 +101,13 @@ class Model {
   // --- memory accesses ---------------------------------------------------------------
   Touch Access(Mm& mm, Vpn addr, bool write);
 
+  // Does a read fault on private anonymous memory map the shared zero page (the
+  // kernel's default), or allocate a folio as a kernel without a usable zero page does
+  // (mm_forbids_zeropage(), or this machine's pvm_no_zero_page=1)? Set before any
+  // access. See docs/zero-page.md.
+  void set_zero_page(bool on) { zero_page_ = on; }
+  bool zero_page() const { return zero_page_; }
+
   // --- state -------------------------------------------------------------------------
   const std::vector<std::unique_ptr<Mm>>& mms() const { return mms_; }
   FolioPool& folios() { return folios_; }
@@ -126,6 +133,7 @@ class Model {
   FolioPool folios_;
   CoreStats stats_;
   uint64_t next_vma_id_ = 1;
+  bool zero_page_ = true;
 };
 
 }  // namespace rmaplab

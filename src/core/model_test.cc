@@ -243,6 +243,44 @@ TEST_F(ModelTest, E1_ReadMapsTheZeroPageThenWriteAllocates) {
   EXPECT_NE(AnonAt(a, 32), AnonAt(a, 0));
 }
 
+// Without a zero page (mm_forbids_zeropage(); pvm_no_zero_page=1 kernels) a read fault
+// does what a write fault does: prepare the anon_vma and map a new exclusive folio. The
+// PTE is dirty in a writable VMA (do_anonymous_page's pte_mkdirty), clean in a read-only
+// one; a later write reuses the folio; after fork the write copies it.
+TEST_F(ModelTest, E1_NoZeroPageReadAllocatesAnExclusiveFolio) {
+  model_.set_zero_page(false);
+  Mm& a = *model_.NewMm("A");
+  ASSERT_EQ(Map(a, 0, 16), 0);
+  ASSERT_EQ(Map(a, 32, 4, "r"), 0);
+  Events e0 = Now();
+  EXPECT_EQ(R(a, 3), Touch::kOk);
+  EXPECT_EQ(Since(e0), (Events{.av_alloc = 1, .avc_alloc = 1}));
+  Pfn p = PfnAt(a, 3);
+  ASSERT_GT(p, kZeroPfn);
+  EXPECT_EQ(FolioOf(p).kind, FolioKind::kAnon);
+  EXPECT_EQ(FolioOf(p).mapping, AnonAt(a, 3));
+  EXPECT_TRUE(FolioOf(p).anon_exclusive);
+  EXPECT_TRUE(a.pt.Dirty(Pg(3)));  // writable VMA: pte_mkwrite(pte_mkdirty())
+  EXPECT_EQ(model_.stats().zero_maps, 0);
+  EXPECT_EQ(R(a, 32), Touch::kOk);  // read-only VMA: a folio too, clean
+  ASSERT_GT(PfnAt(a, 32), kZeroPfn);
+  EXPECT_FALSE(a.pt.Dirty(Pg(32)));
+  EXPECT_NE(AnonAt(a, 32), nullptr);
+  Events e1 = Now();
+  int64_t copies = model_.stats().cow_copies;
+  EXPECT_EQ(W(a, 3), Touch::kOk);  // exclusive: reused in place
+  EXPECT_EQ(PfnAt(a, 3), p);
+  EXPECT_EQ(model_.stats().cow_copies, copies);
+  EXPECT_EQ(Since(e1), Events{});
+  Mm* c = Fork(a, "C");
+  EXPECT_EQ(PfnAt(*c, 3), p);
+  EXPECT_EQ(MapCount(p), 2);
+  EXPECT_EQ(W(*c, 3), Touch::kOk);  // shared after fork: copied
+  EXPECT_NE(PfnAt(*c, 3), p);
+  EXPECT_EQ(model_.stats().cow_copies, copies + 1);
+  EXPECT_EQ(MapCount(p), 1);
+}
+
 // ====================================================================================
 // E2: adjacent separately-mmapped regions.
 // ====================================================================================

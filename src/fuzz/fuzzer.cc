@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "native/executor.h"
+#include "native/procfs.h"
 #include "rmap/registry.h"
 #include "rmaplab/observation.h"
 #include "rmaplab/scenario.h"
@@ -84,6 +85,7 @@ std::optional<Failure> CheckAgainstNative(const std::vector<std::string>& lines,
   native::NativeResult nat = native::RunNative(*sc, nopt);
   if (nat.status != native::NativeStatus::kOk) return Failure{"native", nat.error};
   SimOptions opt;
+  opt.zero_page = native::KernelHasZeroPage();  // the model follows the running kernel
   SimResult sim;
   try {
     if (!RunSim(*sc, opt, &sim, &error)) return Failure{"crash", error};

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -132,6 +134,42 @@ bool ReadPages(pid_t pid, uint64_t lo, uint64_t hi, std::vector<RawPage>* out, s
     }
   }
   return true;
+}
+
+namespace {
+
+// Rss (kB) of the mapping starting at vaddr in /proc/self/smaps; -1 if not found.
+int64_t SelfRssKb(uint64_t vaddr) {
+  std::ifstream f("/proc/self/smaps");
+  std::string line;
+  bool in = false;
+  while (std::getline(f, line)) {
+    uint64_t lo = 0, hi = 0;
+    if (sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2) {  // a mapping's header line
+      in = lo == vaddr;
+      continue;
+    }
+    if (in && line.rfind("Rss:", 0) == 0) return std::stoll(line.substr(4));
+  }
+  return -1;
+}
+
+bool ProbeZeroPage() {
+  long page = sysconf(_SC_PAGESIZE);
+  void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return true;
+  volatile const char* c = static_cast<const char*>(p);
+  (void)*c;  // the read fault
+  int64_t rss = SelfRssKb(reinterpret_cast<uint64_t>(p));
+  munmap(p, page);
+  return rss <= 0;  // the zero page is not counted in Rss; a folio would be
+}
+
+}  // namespace
+
+bool KernelHasZeroPage() {
+  static const bool has = ProbeZeroPage();
+  return has;
 }
 
 }  // namespace rmaplab::native

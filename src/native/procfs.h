@@ -33,4 +33,10 @@ bool ReadMaps(pid_t pid, uint64_t lo, uint64_t hi, std::vector<RawVma>* out, std
 // Present pages of pid in [lo, hi), ascending.
 bool ReadPages(pid_t pid, uint64_t lo, uint64_t hi, std::vector<RawPage>* out, std::string* error);
 
+// Does this kernel map the shared zero page on a read fault of private anonymous
+// memory? Probed once (a private page is read, then its Rss in /proc/self/smaps is
+// looked at: the zero page is not counted) and cached. Some kernels are booted without
+// one (this project's CI machine: pvm_no_zero_page=1). See docs/zero-page.md.
+bool KernelHasZeroPage();
+
 }  // namespace rmaplab::native

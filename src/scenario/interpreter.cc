@@ -41,7 +41,9 @@ std::string ProtString(VmFlags f) {
 class Interpreter {
  public:
   Interpreter(const Scenario& sc, const SimOptions& opt, Scheme* scheme)
-      : sc_(sc), opt_(opt), model_(scheme) {}
+      : sc_(sc), opt_(opt), model_(scheme) {
+    model_.set_zero_page(opt.zero_page);
+  }
 
   void Run(SimResult* res) {
     Observation& obs = res->observation;

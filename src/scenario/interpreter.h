@@ -16,6 +16,9 @@ class Model;
 struct SimOptions {
   std::string scheme = "linux";
   bool check_each_statement = false;  // run the oracle after every statement
+  // Read faults on private anon memory map the zero page (false: allocate a folio, as
+  // a kernel booted without a zero page does; native::KernelHasZeroPage() tells).
+  bool zero_page = true;
   // Walk every anon folio once, as page reclaim would, at these points; the walk costs
   // go to SimResult::reclaim.
   bool reclaim_at_observe = false;

@@ -202,6 +202,7 @@ RecordResult Record(const RecordOptions& opt) {
     t.date = buf;
     std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
     std::getline(thp, t.thp);
+    t.zero_page = native::KernelHasZeroPage();
     t.page_size = sysconf(_SC_PAGESIZE);
   }
   std::string why;

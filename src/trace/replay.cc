@@ -48,7 +48,9 @@ std::optional<MadviseBehavior> Advice(int64_t a) {
 class Replayer {
  public:
   Replayer(const Trace& t, const ReplayOptions& opt, Scheme* scheme, ReplayResult* res)
-      : t_(t), opt_(opt), model_(scheme), res_(res) {}
+      : t_(t), opt_(opt), model_(scheme), res_(res) {
+    model_.set_zero_page(t.zero_page);  // as the recording kernel did
+  }
 
   void Run() {
     size_t n = t_.events.size();

@@ -85,6 +85,7 @@ struct Trace {
   // Provenance.
   std::vector<std::string> command;
   std::string kernel, date, thp;
+  bool zero_page = true;  // did the recording kernel map the zero page on read faults?
   uint64_t page_size = 4096;
   int32_t root_pid = 0;
   std::map<std::string, int64_t> event_counts;  // by kind

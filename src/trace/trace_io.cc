@@ -43,6 +43,7 @@ bool WriteTrace(const Trace& t, const std::string& path, std::string* error) {
   out += "\n";
   out += fmt::format("kernel {}\ndate {}\nthp {}\npage_size {}\nroot_pid {}\n", Escape(t.kernel),
                      Escape(t.date), Escape(t.thp), t.page_size, t.root_pid);
+  out += fmt::format("zero_page {}\n", t.zero_page ? 1 : 0);
   for (const auto& [cpu, n] : t.lost_per_cpu) out += fmt::format("lost {} {}\n", cpu, n);
   for (const auto& [kind, n] : t.event_counts) out += fmt::format("count {} {}\n", kind, n);
   for (size_t i = 0; i < t.files.size(); ++i)
@@ -191,6 +192,7 @@ std::optional<Trace> ParseTrace(const std::string& z, const std::string& path, s
       } else if (tag == "kernel") { t.kernel = rest();
       } else if (tag == "date") { t.date = rest();
       } else if (tag == "thp") { t.thp = rest();
+      } else if (tag == "zero_page") { int z = 1; f >> z; t.zero_page = z != 0;
       } else if (tag == "page_size") { f >> t.page_size;
       } else if (tag == "root_pid") { f >> t.root_pid;
       } else if (tag == "lost") { int cpu; int64_t n; f >> cpu >> n; t.lost_per_cpu[cpu] = n;
