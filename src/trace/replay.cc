@@ -251,7 +251,13 @@ class Replayer {
         f = (f & ~VM_ACCOUNT) | VM_DONTEXPAND | VM_PFNMAP;
       File* file = nullptr;
       Pgoff pgoff = PageDown(v.start);
-      if (v.file >= 0) {
+      if (f & VM_PFNMAP) {
+        // install_special_mapping(): the VMA has vm_ops, so it is not anonymous; its
+        // pages are the kernel's own, stood in for by a pseudo file of that name (a read
+        // fault there never prepares an anon_vma, zero page or not).
+        file = model_.FileByName(v.name, (v.end - v.start) / 4096);
+        pgoff = 0;
+      } else if (v.file >= 0) {
         const TraceFile& tf = t_.files[v.file];
         uint64_t need = v.offset / 4096 + (v.end - v.start) / 4096;
         file = model_.FileByName(tf.path, std::max(tf.size_pages, need));

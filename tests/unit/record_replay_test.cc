@@ -76,6 +76,44 @@ std::string WriteRaw(const std::string& name, const std::string& bytes) {
   return path;
 }
 
+// A trace of one program: an anonymous rw VMA and the [vdso], a read fault on each.
+Trace VdsoAndAnonReads(bool zero_page) {
+  Trace t;
+  t.zero_page = zero_page;
+  t.root_pid = 100;
+  ExecLayout l;
+  l.pid = 100;
+  l.program = "/bin/prog";
+  l.start_brk = l.brk = 0x600000;
+  l.vmas.push_back({0x500000, 0x502000, "rw-p", 0, -1, "", false});
+  l.vmas.push_back({0x7f0000000000, 0x7f0000002000, "r-xp", 0, -1, "[vdso]", false});
+  t.layouts.push_back(l);
+  Event exec;
+  exec.pid = 100;
+  exec.kind = EventKind::kExec;
+  t.events.push_back(exec);
+  for (uint64_t addr : {0x7f0000000020ULL, 0x500010ULL}) {
+    Event f;
+    f.pid = 100;
+    f.kind = EventKind::kFault;
+    f.addr = addr;
+    t.events.push_back(f);
+  }
+  return t;
+}
+
+// Regression (found on a pvm_no_zero_page=1 kernel by the RecordReplay tests): a read of
+// the [vdso] is a special mapping's fault, never an anon_vma, with or without a zero page.
+TEST(Replay, ReadFaultsFollowTheRecordingKernelsZeroPage) {
+  ReplayOptions opt;
+  ReplayResult with = Replay(VdsoAndAnonReads(true), opt);
+  EXPECT_EQ(with.predicted_av_allocs, 0);  // the anon read maps the zero page
+  ReplayResult without = Replay(VdsoAndAnonReads(false), opt);
+  EXPECT_EQ(without.predicted_av_allocs, 1);  // only the anonymous VMA's read
+  EXPECT_EQ(without.predicted_avc_allocs, 1);
+  EXPECT_TRUE(without.unmodelled.empty());
+}
+
 TEST(TraceFile, BadTracesAreRefusedWithAReason) {
   std::string error;
   EXPECT_FALSE(ReadTrace("/nonexistent/trace", &error));
