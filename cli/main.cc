@@ -1,12 +1,19 @@
 // rmaplab: one binary, perf-style subcommands.
 #include <CLI/CLI.hpp>
 
+#include <malloc.h>
+
 #include <cstdio>
 #include <map>
 
 #include "commands.h"
 
 int main(int argc, char** argv) {
+  // The model allocates and frees large arrays (folios, page-table leaves, observations)
+  // over and over; glibc would hand each back to the kernel and fault it in again
+  // (measured: most of a large sim's time). Keep freed memory in the process instead.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   CLI::App app{"rmaplab: a laboratory for Linux anonymous-memory reverse mapping"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help for every subcommand");

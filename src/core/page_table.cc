@@ -3,26 +3,28 @@
 namespace rmaplab {
 
 uint32_t PageTable::Raw(Vpn vpn) const {
-  auto it = leaves_.find(vpn >> kShift);
-  if (it == leaves_.end()) return kNoPfn;
-  return it->second->pte[vpn & (kEntries - 1)];
+  const Leaf* leaf = FindLeaf(vpn >> kShift);
+  return leaf ? leaf->pte[vpn & (kEntries - 1)] : kNoPfn;
 }
 
 void PageTable::SetDirty(Vpn vpn, bool dirty) {
-  auto it = leaves_.find(vpn >> kShift);
-  if (it == leaves_.end()) return;
-  uint32_t& slot = it->second->pte[vpn & (kEntries - 1)];
+  Leaf* leaf = FindLeaf(vpn >> kShift);
+  if (!leaf) return;
+  uint32_t& slot = leaf->pte[vpn & (kEntries - 1)];
   if (slot == kNoPfn) return;
   slot = dirty ? (slot | kDirty) : (slot & ~kDirty);
 }
 
 Pfn PageTable::Set(Vpn vpn, Pfn pfn, bool dirty) {
-  auto it = leaves_.find(vpn >> kShift);
-  if (it == leaves_.end()) {
+  const uint64_t key = vpn >> kShift;
+  Leaf* found = FindLeaf(key);
+  if (!found) {
     if (pfn == kNoPfn) return kNoPfn;
-    it = leaves_.emplace(vpn >> kShift, std::make_unique<Leaf>()).first;
+    found = leaves_.emplace(key, std::make_unique<Leaf>()).first->second.get();
+    cached_key_ = key;
+    cached_leaf_ = found;
   }
-  Leaf& leaf = *it->second;
+  Leaf& leaf = *found;
   uint32_t& slot = leaf.pte[vpn & (kEntries - 1)];
   Pfn old = slot & ~kDirty;
   slot = (pfn == kNoPfn) ? kNoPfn : (dirty ? pfn | kDirty : pfn);
@@ -31,7 +33,11 @@ Pfn PageTable::Set(Vpn vpn, Pfn pfn, bool dirty) {
     ++present_;
   } else if (old != kNoPfn && pfn == kNoPfn) {
     --present_;
-    if (--leaf.present == 0) leaves_.erase(it);  // free_pgtables, eagerly
+    if (--leaf.present == 0) {  // free_pgtables, eagerly
+      leaves_.erase(key);
+      cached_key_ = ~0ULL;
+      cached_leaf_ = nullptr;
+    }
   }
   return old;
 }

@@ -41,13 +41,25 @@ class PageTable {
   void ForEach(Vpn start, Vpn end, Fn&& fn) const;
 
  private:
-  uint32_t Raw(Vpn vpn) const;
   struct Leaf {
     std::array<uint32_t, kEntries> pte{};
     uint32_t present = 0;
   };
+  uint32_t Raw(Vpn vpn) const;
+  // The leaf of vpn, or nullptr. Accesses come in runs within one leaf (like a TLB,
+  // the last leaf found is remembered; it is forgotten when a leaf is freed).
+  Leaf* FindLeaf(uint64_t key) const {
+    if (key == cached_key_) return cached_leaf_;
+    auto it = leaves_.find(key);
+    if (it == leaves_.end()) return nullptr;
+    cached_key_ = key;
+    cached_leaf_ = it->second.get();
+    return cached_leaf_;
+  }
   std::map<uint64_t, std::unique_ptr<Leaf>> leaves_;
   uint64_t present_ = 0;
+  mutable uint64_t cached_key_ = ~0ULL;
+  mutable Leaf* cached_leaf_ = nullptr;
 };
 
 template <typename Fn>
