@@ -15,7 +15,7 @@ namespace rmaplab::cli {
 Runner AddCheck(CLI::App& app) {
   struct Opts {
     std::vector<std::string> inputs;
-    std::string scheme = "linux", zero_page = "yes";
+    std::string scheme = "linux", zero_page = "yes", oracle = "full";
     bool verbose = false;
   };
   auto o = std::make_shared<Opts>();
@@ -23,6 +23,11 @@ Runner AddCheck(CLI::App& app) {
   app.add_option("--scheme", o->scheme, "A scheme, a comma-separated list, or 'all'");
   app.add_flag("-v,--verbose", o->verbose, "Print every failure message");
   AddZeroPageOption(app, &o->zero_page);
+  app.add_option("--oracle", o->oracle,
+                 "full: everything after every statement; incremental: what each statement "
+                 "changed (everything after structural ones, observe and the end)")
+      ->check(CLI::IsMember({"full", "incremental"}))
+      ->capture_default_str();
   app.footer("Exit status: 0 clean, 1 a walk missed a mapping or an invariant failed, "
              "2 bad input.");
   return [o] {
@@ -57,6 +62,7 @@ Runner AddCheck(CLI::App& app) {
         opt.scheme = scheme;
         opt.check_each_statement = true;
         opt.zero_page = ResolveZeroPage(o->zero_page);
+        opt.incremental_oracle = o->oracle == "incremental";
         SimResult res;
         std::string error;
         if (!RunSim(sc, opt, &res, &error)) {

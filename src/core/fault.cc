@@ -168,6 +168,7 @@ Touch Kernel::handle_mm_fault(Mm& mm, Vpn addr, bool write) {
       // wp_can_reuse_anon_folio(): the only reference is ours.
       if (old.mapcount == 1) {
         scheme_.folio_move_anon_rmap(old, *vma);
+        if (m_.logging_) m_.folio_log_.push_back(old.pfn);
         old.anon_exclusive = true;
         ++stats().cow_reuses;
         return Touch::kOk;

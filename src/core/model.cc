@@ -21,9 +21,19 @@ Mm* Model::NewMm(const std::string& name) {
   auto mm = std::make_unique<Mm>();
   mm->id = mms_.size();
   mm->name = name;
+  if (logging_) mm->pt.set_log(&pte_log_, mm.get());
   mms_.push_back(std::move(mm));
   scheme_->mm_created(*mms_.back());
   return mms_.back().get();
+}
+
+void Model::EnableChangeLog() {
+  if (logging_) return;
+  logging_ = true;
+  for (auto& mm : mms_) {
+    mm->pt.set_log(&pte_log_, mm.get());
+    for (const auto& [start, v] : mm->vmas) live_vmas_.insert(v);
+  }
 }
 
 Mm* Model::Fork(Mm& parent, const std::string& child_name) {

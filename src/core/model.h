@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "core/folio.h"
@@ -55,6 +56,7 @@ enum class MadviseBehavior {
 struct CoreStats {
   int64_t vma_alloc = 0, vma_free = 0;
   int64_t faults = 0, cow_copies = 0, cow_reuses = 0, zero_maps = 0;
+  int64_t vma_updates = 0;  // vma_set_range() calls (moves, expansions, trims)
   int64_t folio_alloc = 0, folio_free = 0;
 };
 
@@ -108,6 +110,15 @@ class Model {
   void set_zero_page(bool on) { zero_page_ = on; }
   bool zero_page() const { return zero_page_; }
 
+  // --- the change log (for IncrementalOracle, rmap/oracle.h) -------------------------
+  // From now on: every PTE frame change of every mm, every folio whose rmap state changed
+  // without a PTE change (folio_move_anon_rmap), and the set of live VMAs are recorded.
+  void EnableChangeLog();
+  bool change_log_enabled() const { return logging_; }
+  std::vector<PteChange>& pte_log() { return pte_log_; }
+  std::vector<Pfn>& folio_log() { return folio_log_; }
+  const std::unordered_set<const Vma*>& live_vmas() const { return live_vmas_; }
+
   // --- state -------------------------------------------------------------------------
   const std::vector<std::unique_ptr<Mm>>& mms() const { return mms_; }
   FolioPool& folios() { return folios_; }
@@ -134,6 +145,10 @@ class Model {
   CoreStats stats_;
   uint64_t next_vma_id_ = 1;
   bool zero_page_ = true;
+  bool logging_ = false;
+  std::vector<PteChange> pte_log_;
+  std::vector<Pfn> folio_log_;
+  std::unordered_set<const Vma*> live_vmas_;
 };
 
 }  // namespace rmaplab

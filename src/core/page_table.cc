@@ -28,6 +28,7 @@ Pfn PageTable::Set(Vpn vpn, Pfn pfn, bool dirty) {
   uint32_t& slot = leaf.pte[vpn & (kEntries - 1)];
   Pfn old = slot & ~kDirty;
   slot = (pfn == kNoPfn) ? kNoPfn : (dirty ? pfn | kDirty : pfn);
+  if (log_ && old != pfn) log_->push_back({owner_, vpn, old, pfn});
   if (old == kNoPfn && pfn != kNoPfn) {
     ++leaf.present;
     ++present_;

@@ -18,6 +18,13 @@
 
 namespace rmaplab {
 
+// One change of a PTE's frame (kNoPfn: none), for the incremental oracle.
+struct PteChange {
+  const void* owner;  // the Mm whose page table changed
+  Vpn vpn;
+  Pfn old_pfn, new_pfn;
+};
+
 class PageTable {
  public:
   static constexpr unsigned kShift = 9;
@@ -32,6 +39,11 @@ class PageTable {
   // pte_mkdirty / pte_mkclean of a present PTE.
   void SetDirty(Vpn vpn, bool dirty);
   uint64_t present() const { return present_; }
+  // From now on, append every change of a PTE's frame to *log (nullptr: stop).
+  void set_log(std::vector<PteChange>* log, const void* owner) {
+    log_ = log;
+    owner_ = owner;
+  }
   // The present PTEs in [start, end), ascending.
   std::vector<std::pair<Vpn, Pfn>> Collect(Vpn start, Vpn end) const;
 
@@ -58,6 +70,8 @@ class PageTable {
   }
   std::map<uint64_t, std::unique_ptr<Leaf>> leaves_;
   uint64_t present_ = 0;
+  std::vector<PteChange>* log_ = nullptr;
+  const void* owner_ = nullptr;
   mutable uint64_t cached_key_ = ~0ULL;
   mutable Leaf* cached_leaf_ = nullptr;
 };

@@ -10,6 +10,7 @@ Vma* Kernel::vm_area_alloc(Mm& mm) {
   v->vm_mm = &mm;
   v->id = m_.next_vma_id_++;
   ++stats().vma_alloc;
+  if (m_.logging_) m_.live_vmas_.insert(v);
   return v;
 }
 
@@ -18,17 +19,20 @@ Vma* Kernel::vm_area_dup(const Vma& orig) {
   v->rmap = nullptr;  // the chain list is initialised empty (INIT_LIST_HEAD)
   v->id = m_.next_vma_id_++;
   ++stats().vma_alloc;
+  if (m_.logging_) m_.live_vmas_.insert(v);
   return v;
 }
 
 void Kernel::vm_area_free(Vma* vma) {
   scheme_.vm_area_free(*vma);
   ++stats().vma_free;
+  if (m_.logging_) m_.live_vmas_.erase(vma);
   delete vma;
 }
 
 void Kernel::vma_set_range(Vma& vma, Vpn start, Vpn end, Pgoff pgoff) {
   Vpn old_start = vma.vm_start;
+  ++stats().vma_updates;
   scheme_.vma_pre_update(vma);
   vma.vm_start = start;
   vma.vm_end = end;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <unordered_set>
@@ -105,6 +106,101 @@ void Oracle::WalkAll(const Model& model, const std::string& where, OracleReport*
     report->objects_visited += r.cost.objects_visited;
     for (const auto& [lock, n] : r.cost.locks) report->locks[lock] += n;
   });
+}
+
+IncrementalOracle::IncrementalOracle(Model& model) : m_(model) {
+  m_.EnableChangeLog();
+  for (const auto& mm : m_.mms())
+    mm->pt.ForEach(0, ~0ULL, [&](Vpn addr, Pfn p) {
+      if (p != kZeroPfn) truth_[p].emplace_back(mm.get(), addr);
+    });
+  m_.pte_log().clear();
+  m_.folio_log().clear();
+}
+
+// Applies the logged PTE changes to the truth; the frames they name are dirty.
+void IncrementalOracle::Absorb(std::vector<Pfn>* dirty) {
+  for (const PteChange& c : m_.pte_log()) {
+    const Mm* mm = static_cast<const Mm*>(c.owner);
+    if (c.old_pfn != kNoPfn && c.old_pfn != kZeroPfn) {
+      auto it = truth_.find(c.old_pfn);
+      if (it != truth_.end()) {
+        auto& v = it->second;
+        for (size_t i = 0; i < v.size(); ++i)
+          if (v[i].first == mm && v[i].second == c.vpn) {
+            v[i] = v.back();
+            v.pop_back();
+            break;
+          }
+        if (v.empty()) truth_.erase(it);
+      }
+      dirty->push_back(c.old_pfn);
+    }
+    if (c.new_pfn != kNoPfn && c.new_pfn != kZeroPfn) {
+      truth_[c.new_pfn].emplace_back(mm, c.vpn);
+      dirty->push_back(c.new_pfn);
+    }
+  }
+  for (Pfn p : m_.folio_log()) dirty->push_back(p);
+  m_.pte_log().clear();
+  m_.folio_log().clear();
+}
+
+void IncrementalOracle::Check(const std::string& where, bool full, OracleReport* report) {
+  std::vector<Pfn> dirty;
+  Absorb(&dirty);
+  if (full) {
+    ++full_checks_;
+    Oracle::CheckAll(m_, where, report);
+    return;
+  }
+  ++incremental_checks_;
+  ++report->checks;
+  std::sort(dirty.begin(), dirty.end());
+  dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
+  static const std::vector<std::pair<const Mm*, Vpn>> kNone;
+  for (Pfn p : dirty) {
+    const Folio& f = m_.folios().Get(p);
+    auto it = truth_.find(p);
+    const auto& truth = it == truth_.end() ? kNone : it->second;
+    auto bad = [&](std::string msg) {
+      ++report->invariant_failures;
+      report->Note(fmt::format("{}: invariant: {}", where, msg));
+    };
+    if (f.kind == FolioKind::kFree) {
+      if (!truth.empty()) bad(fmt::format("{} PTEs map free frame {}", truth.size(), p));
+      continue;
+    }
+    if (static_cast<int64_t>(truth.size()) != f.mapcount)
+      bad(fmt::format("folio {}: mapcount {} but {} PTEs map it", p, f.mapcount, truth.size()));
+    for (const auto& [mm, addr] : truth) {
+      const Vma* v = mm->vmas.Find(addr);
+      if (!v)
+        bad(fmt::format("mm {}: PTE at {:#x} outside every VMA", mm->name, addr));
+      else if (f.kind == FolioKind::kAnon && !v->anon_vma)
+        bad(fmt::format("mm {}: anon page at {:#x} in VMA #{} without anon_vma", mm->name,
+                        addr, v->id));
+    }
+    if (f.kind != FolioKind::kAnon) continue;
+    if (f.mapcount < 1 || !f.mapping)
+      bad(fmt::format("anon folio {}: mapcount {}, mapping {}", p, f.mapcount,
+                      f.mapping ? "set" : "null"));
+    WalkResult r = WalkWithTruth(m_, f, m_.live_vmas(), truth);
+    ++report->walks;
+    report->candidates += r.candidates;
+    report->false_positives += r.false_positives;
+    report->visited_per_walk.push_back(r.candidates);
+    report->misses += static_cast<int64_t>(r.missed.size());
+    for (const auto& [mm, addr] : r.missed)
+      report->Note(fmt::format("{}: walk of folio {} missed process {} at page {:#x}", where,
+                               p, mm->name, addr));
+    report->invariant_failures += r.bad_candidates;
+    if (r.bad_candidates)
+      report->Note(fmt::format("{}: walk of folio {} named {} VMA(s) that do not exist",
+                               where, p, r.bad_candidates));
+    report->objects_visited += r.cost.objects_visited;
+    for (const auto& [lock, n] : r.cost.locks) report->locks[lock] += n;
+  }
 }
 
 }  // namespace rmaplab

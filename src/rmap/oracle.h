@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/model.h"
@@ -48,6 +49,28 @@ class Oracle {
   // Walks every live anon folio once, as page reclaim would, and checks each walk
   // against the truth (no invariant checks).
   static void WalkAll(const Model& model, const std::string& where, OracleReport* report);
+};
+
+// The oracle after every statement at the cost of what the statement changed. The truth
+// (pfn -> every PTE mapping it) is kept up to date from the model's log of PTE changes
+// instead of a scan of all page tables. After a statement that only touched pages and
+// changed no VMA and no scheme object (`full` false), the folios whose PTEs or rmap state
+// changed are walked and checked (mapcount, mapping, anon_vma of each mapping VMA); after
+// any other statement, or when asked, everything is (Oracle::CheckAll). A folio no PTE
+// change touched keeps the truth it had, and the scheme state its walk reads did not
+// change (no object allocated or freed, no VMA changed), so its last check still holds.
+class IncrementalOracle {
+ public:
+  explicit IncrementalOracle(Model& model);  // enables the model's change log
+  void Check(const std::string& where, bool full, OracleReport* report);
+  int64_t full_checks() const { return full_checks_; }
+  int64_t incremental_checks() const { return incremental_checks_; }
+
+ private:
+  void Absorb(std::vector<Pfn>* dirty);
+  Model& m_;
+  std::unordered_map<Pfn, std::vector<std::pair<const Mm*, Vpn>>> truth_;
+  int64_t full_checks_ = 0, incremental_checks_ = 0;
 };
 
 }  // namespace rmaplab

@@ -49,15 +49,25 @@ class Interpreter {
     Observation& obs = res->observation;
     obs.scenario = std::filesystem::path(sc_.path).filename().string();
     obs.source = "sim:" + opt_.scheme;
+    std::unique_ptr<IncrementalOracle> inc;
+    if (opt_.check_each_statement && opt_.incremental_oracle)
+      inc = std::make_unique<IncrementalOracle>(model_);
     for (const Statement& st : sc_.statements) {
+      const Fingerprint before = inc ? Structure() : Fingerprint{};
       Execute(st, res);
       ++res->statements;
       std::string where = fmt::format("{}:{} ({})", obs.scenario, st.pos.line, OpName(st.kind));
-      if (opt_.check_each_statement) Oracle::CheckAll(model_, where, &res->oracle);
+      if (inc) {
+        bool touch = st.kind == OpKind::kRead || st.kind == OpKind::kWrite;
+        inc->Check(where, !touch || Structure() != before, &res->oracle);
+      } else if (opt_.check_each_statement) {
+        Oracle::CheckAll(model_, where, &res->oracle);
+      }
       if (opt_.reclaim_at_observe && st.kind == OpKind::kObserve)
         Oracle::WalkAll(model_, where + " reclaim", &res->reclaim);
       res->peak_bytes = std::max(res->peak_bytes, LiveBytes());
     }
+    if (inc) inc->Check(fmt::format("{}: end", obs.scenario), true, &res->oracle);
     obs.observations.push_back(Observe(std::string("end"), sc_.last_line));
     if (opt_.on_observe) opt_.on_observe(model_, obs.observations.back());
     if (opt_.reclaim_at_end)
@@ -222,6 +232,17 @@ class Interpreter {
     for (const auto& [name, s] : model_.scheme().Objects()) kernel[name] = {s.alloc, s.free};
     p.kernel = std::move(kernel);
     return p;
+  }
+
+  // What a statement may change besides pages: VMAs and the scheme's objects.
+  struct Fingerprint {
+    int64_t vma_alloc = 0, vma_free = 0, vma_updates = 0, objects = 0;
+    bool operator==(const Fingerprint&) const = default;
+  };
+  Fingerprint Structure() const {
+    Fingerprint f{model_.stats().vma_alloc, model_.stats().vma_free, model_.stats().vma_updates, 0};
+    for (const auto& [name, s] : model_.scheme().Objects()) f.objects += s.alloc + s.free;
+    return f;
   }
 
   const Scenario& sc_;

@@ -16,6 +16,9 @@ class Model;
 struct SimOptions {
   std::string scheme = "linux";
   bool check_each_statement = false;  // run the oracle after every statement
+  // ... as rmap/oracle.h's IncrementalOracle: touch-only statements check what they
+  // changed; every other statement, every observe and the end check everything.
+  bool incremental_oracle = false;
   // Read faults on private anon memory map the zero page (false: allocate a folio, as
   // a kernel booted without a zero page does; native::KernelHasZeroPage() tells).
   bool zero_page = true;
