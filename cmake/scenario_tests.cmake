@@ -29,6 +29,8 @@ add_test(NAME check.shared COMMAND rmaplab check ${RMAPLAB_SHARED_DIR}/scenarios
 # (docs/zero-page.md): every scheme must still find every mapping.
 add_test(NAME check.no-zero-page COMMAND rmaplab check ${RMAPLAB_SHARED_DIR}/scenarios ${CMAKE_SOURCE_DIR}/tests/scenarios ${CMAKE_SOURCE_DIR}/tests/regress ${CMAKE_SOURCE_DIR}/bench/workloads --scheme all --zero-page no)
 add_test(NAME check.own COMMAND rmaplab check ${CMAKE_SOURCE_DIR}/tests/scenarios ${CMAKE_SOURCE_DIR}/tests/regress ${CMAKE_SOURCE_DIR}/bench/workloads --scheme all)
+# The incremental oracle (what each statement changed) over everything, every scheme.
+add_test(NAME check.incremental COMMAND rmaplab check ${RMAPLAB_SHARED_DIR}/scenarios ${CMAKE_SOURCE_DIR}/tests/scenarios ${CMAKE_SOURCE_DIR}/tests/regress ${CMAKE_SOURCE_DIR}/bench/workloads --scheme all --oracle incremental)
 
 # The real kernel: every shared scenario run natively equals its recorded observation,
 # and `conform` holds the model to the kernel on every scenario folder. Skipped (exit 77,
