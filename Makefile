@@ -5,12 +5,12 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 SHARED ?= $(abspath ../shared)
 DEBS := cmake ninja-build g++ ccache libfmt-dev nlohmann-json3-dev libcli11-dev \
-        libgtest-dev librapidcheck-dev \
+        libgtest-dev librapidcheck-dev libbenchmark-dev \
         pkg-config libtracefs-dev libtraceevent-dev libzstd-dev graphviz
 # The report test opens the HTML report in headless Chromium.
 TEST_DEBS := chromium
 
-.PHONY: all deps configure build run test test-asan fuzz clean
+.PHONY: all deps configure build run test test-asan fuzz bench clean
 
 all: build
 
@@ -53,6 +53,21 @@ run: build
 test: EXTRA_DEBS = $(TEST_DEBS)
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Speed and scale (docs/performance.md): named workloads under every scheme with the
+# oracle off, incremental and full; the same against the running kernel (root); the
+# cost-growth microbenchmarks. Numbers go to $(BUILD)/bench*.json.
+BENCH_SCALE ?= 16
+bench: build
+	$(BUILD)/rmaplab bench --scale $(BENCH_SCALE) --json $(BUILD)/bench.json
+	@if [ "$$(id -u)" = 0 ]; then \
+	  for w in server-aim7 fork-chain-deep mprotect-churn; do \
+	    echo "== $$w: the model against the running kernel"; \
+	    $(BUILD)/rmaplab bench --repeat 3 --vs-native bench/workloads/$$w.rmap \
+	      --json $(BUILD)/bench-native-$$w.json || exit 1; \
+	  done; \
+	else echo "(not root: the kernel comparison is skipped)"; fi
+	$(BUILD)/rmaplab_microbench --benchmark_out=$(BUILD)/microbench.json --benchmark_out_format=json
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 ASAN_BUILD ?= build-asan

@@ -245,6 +245,7 @@ void CowContextScheme::folio_add_new_anon_rmap(Folio& folio, Vma& vma, Vpn addr)
   get_context(ctx);
   ++ctx->nr_folios;
   folio.mapping = ctx;
+  assert(VirtualPgoff(vma) + (addr - vma.vm_start) <= Folio::kMaxIndex);
   folio.index = VirtualPgoff(vma) + (addr - vma.vm_start);
 }
 
@@ -270,8 +271,8 @@ void CowContextScheme::pte_moved(Folio& folio, const Vma&, Vpn old_addr, const V
   int64_t want = static_cast<int64_t>(folio.index) + OffsetOf(to);
   if (want != static_cast<int64_t>(new_addr) && pte_moved_violations_.size() < 10)
     pte_moved_violations_.push_back(fmt::format(
-        "folio {} moved {:#x} -> {:#x} but index {:#x} + offset {} = {:#x}", folio.pfn,
-        old_addr, new_addr, folio.index, OffsetOf(to), want));
+        "folio {} moved {:#x} -> {:#x} but index {:#x} + offset {} = {:#x}", Pfn{folio.pfn},
+        old_addr, new_addr, Pgoff{folio.index}, OffsetOf(to), want));
 }
 
 // The folio is freed: it drops its context reference.

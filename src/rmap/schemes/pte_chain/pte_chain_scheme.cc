@@ -175,7 +175,7 @@ bool PteChainScheme::is_mergeable_anon_vma(const Vma&, const AnonVmaBase*, const
 void PteChainScheme::folio_add_new_anon_rmap(Folio& folio, Vma& vma, Vpn addr) {
   folio.mapping = &marker_;
   folio.index = vma.linear_page_index(addr);
-  bool inserted = pages_.emplace(folio.pfn, PageRmap{}).second;
+  bool inserted = pages_.emplace(Pfn{folio.pfn}, PageRmap{}).second;
   assert(inserted);
   (void)inserted;
   page_stats_.OnAlloc();
