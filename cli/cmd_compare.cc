@@ -22,12 +22,7 @@ struct Row {
   bool known_flaw = false;
 };
 
-int64_t Percentile(std::vector<int64_t> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(q * (v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
+
 
 std::string Bytes(int64_t b) {
   if (b < 10 * 1024) return fmt::format("{} B", b);
@@ -61,7 +56,7 @@ nlohmann::json ToJson(const Row& r) {
             {"visited_p99", r.p99},
             {"visited_max", r.max},
             {"visited_total", r.res.reclaim.candidates},
-            {"visited_histogram", Histogram(r.res.reclaim.visited_per_walk)},
+            {"visited_histogram", Histogram(r.res.reclaim.visited_histogram)},
             {"false_positives", r.res.reclaim.false_positives},
             {"objects_visited", r.res.reclaim.objects_visited},
             {"locks", locks}}},
@@ -125,10 +120,9 @@ Runner AddCompare(CLI::App& app) {
         for (const auto& flaw : CreateScheme(scheme)->KnownFlaws())
           r.known_flaw |= flaw.scenario == r.scenario;
         ProgressBar("compare " + r.scenario, ++runs_done, files.size() * schemes.size());
-        const auto& v = r.res.reclaim.visited_per_walk;
-        r.p50 = Percentile(v, 0.50);
-        r.p99 = Percentile(v, 0.99);
-        r.max = v.empty() ? 0 : *std::max_element(v.begin(), v.end());
+        r.p50 = r.res.reclaim.VisitedPercentile(0.50);
+        r.p99 = r.res.reclaim.VisitedPercentile(0.99);
+        r.max = r.res.reclaim.VisitedMax();
         int64_t misses = r.res.oracle.misses + r.res.reclaim.misses;
         if ((misses && !r.known_flaw) || r.res.oracle.invariant_failures) failed = true;
         rows.push_back(std::move(r));

@@ -96,9 +96,7 @@ Runner AddReplay(CLI::App& app) {
           if (done == total) std::fprintf(stderr, "\r%80s\r", "");
         };
       trace::ReplayResult r = trace::Replay(*t, opt);
-      auto v = r.reclaim.visited_per_walk;
-      std::sort(v.begin(), v.end());
-      int64_t p50 = v.empty() ? 0 : v[v.size() / 2], mx = v.empty() ? 0 : v.back();
+      int64_t p50 = r.reclaim.VisitedAt(r.reclaim.walks / 2), mx = r.reclaim.VisitedMax();
       std::printf("%-14s %8lld %8lld %8lld %10lld %10lld %7lld %10lld/%5lld %8lld %7lld\n",
                   scheme.c_str(), (long long)r.faults, (long long)r.syscalls, (long long)r.max_vmas,
                   (long long)r.live_bytes, (long long)r.peak_bytes, (long long)r.reclaim.walks,
@@ -116,7 +114,7 @@ Runner AddReplay(CLI::App& app) {
                            {"objects", objs},          {"counters", r.counters},
                            {"walks", {{"count", r.reclaim.walks}, {"visited_p50", p50},
                                       {"visited_max", mx}, {"false_positives", r.reclaim.false_positives},
-                                      {"visited_histogram", Histogram(r.reclaim.visited_per_walk)},
+                                      {"visited_histogram", Histogram(r.reclaim.visited_histogram)},
                                       {"misses", r.reclaim.misses}}},
                            {"unmodelled", r.unmodelled}};
       out["schemes"][scheme] = js;

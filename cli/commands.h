@@ -34,7 +34,7 @@ std::vector<std::string> CollectScenarios(const std::vector<std::string>& args, 
 std::vector<std::string> ResolveSchemes(const std::string& spec, bool* ok);
 bool ReadFile(const std::string& path, std::string* out, std::string* error);
 // How many walks visited each number of candidates: {"1": n1, "2": n2, ...} (for reports).
-std::map<std::string, int64_t> Histogram(const std::vector<int64_t>& values);
+std::map<std::string, int64_t> Histogram(const std::map<int64_t, int64_t>& walks_by_candidates);
 // --zero-page yes|no|host: does the model map the zero page on a read fault of private
 // anon memory (yes: the spec and the default; host: as the running kernel does)?
 void AddZeroPageOption(CLI::App& app, std::string* value);

@@ -67,9 +67,7 @@ std::vector<std::string> ResolveSchemes(const std::string& spec, bool* ok) {
   return out;
 }
 
-std::map<std::string, int64_t> Histogram(const std::vector<int64_t>& values) {
-  std::map<int64_t, int64_t> h;
-  for (int64_t v : values) h[v]++;
+std::map<std::string, int64_t> Histogram(const std::map<int64_t, int64_t>& h) {
   std::map<std::string, int64_t> out;
   for (auto [k, n] : h) out[std::to_string(k)] = n;
   return out;

@@ -61,6 +61,7 @@ class FolioPool {
   Pfn Alloc(FolioKind kind);
   void Free(Pfn pfn);
   uint64_t live() const { return live_; }
+  Pfn end() const { return end_; }  // frames [0, end()) have ever been handed out
   // Bytes the pool holds (frames and free list), for docs/performance.md's budget.
   uint64_t bytes() const {
     return chunks_.size() * (kChunk * sizeof(Folio)) + free_.capacity() * sizeof(Pfn) +

@@ -5,12 +5,30 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <span>
 #include <unordered_set>
 
 namespace rmaplab {
 
 void OracleReport::Note(std::string msg) {
   if (messages.size() < 20) messages.push_back(std::move(msg));
+}
+
+int64_t OracleReport::VisitedAt(int64_t i) const {
+  if (i < 0) return 0;
+  for (const auto& [cands, n] : visited_histogram) {
+    if (i < n) return cands;
+    i -= n;
+  }
+  return 0;
+}
+
+int64_t OracleReport::VisitedPercentile(double q) const {
+  int64_t n = 0;
+  for (const auto& [cands, k] : visited_histogram) n += k;
+  if (n == 0) return 0;
+  int64_t i = static_cast<int64_t>(q * static_cast<double>(n - 1) + 0.5);
+  return VisitedAt(std::min(i, n - 1));
 }
 
 namespace {
@@ -32,14 +50,31 @@ std::unordered_set<const Vma*> LiveVmas(const Model& model) {
   return live;
 }
 
+using Mapping = std::pair<const Mm*, Vpn>;
+
 WalkResult WalkWithTruth(const Model& model, const Folio& folio,
                          const std::unordered_set<const Vma*>& live,
-                         const std::vector<std::pair<const Mm*, Vpn>>& truth) {
+                         std::span<const Mapping> truth) {
   WalkResult r;
   std::vector<WalkCandidate> cands;
   model.scheme().rmap_walk(folio, &cands, &r.cost);
   r.candidates = static_cast<int64_t>(cands.size());
-  std::set<std::pair<const Mm*, Vpn>> hits;
+  // Mappings found so far; a candidate naming one again is a false positive. Walks are
+  // mostly short: a linear search, then a hash set once a walk has found many.
+  struct MappingHash {
+    size_t operator()(const Mapping& m) const {
+      return std::hash<const void*>()(m.first) * 0x9E3779B97F4A7C15ULL ^ m.second;
+    }
+  };
+  constexpr size_t kLinear = 32;
+  std::unordered_set<Mapping, MappingHash> many;
+  auto seen_before = [&](const Mapping& m) {
+    if (many.empty()) {
+      if (r.found.size() < kLinear) return std::find(r.found.begin(), r.found.end(), m) != r.found.end();
+      many.insert(r.found.begin(), r.found.end());
+    }
+    return many.count(m) > 0;
+  };
   for (const WalkCandidate& c : cands) {
     if (!live.count(c.vma)) {
       ++r.bad_candidates;
@@ -48,16 +83,56 @@ WalkResult WalkWithTruth(const Model& model, const Folio& folio,
     }
     const Mm* mm = c.vma->vm_mm;
     if (c.vma->contains(c.addr) && model.PteMapsFolio(*mm, c.addr, folio) &&
-        hits.insert({mm, c.addr}).second) {
+        !seen_before({mm, c.addr})) {
       r.found.emplace_back(mm, c.addr);
+      if (!many.empty()) many.insert(r.found.back());
     } else {
       ++r.false_positives;
     }
   }
-  for (const auto& t : truth)
-    if (!hits.count(t)) r.missed.push_back(t);
+  // Every true mapping must be among those found (each found one maps the folio, so
+  // equal counts with no duplicates means all were found; otherwise name the missed).
+  if (r.found.size() != truth.size()) {
+    std::set<Mapping> found(r.found.begin(), r.found.end());
+    for (const Mapping& t : truth)
+      if (!found.count(t)) r.missed.push_back(t);
+  }
   return r;
 }
+
+// The truth for every frame at once, in one pass over all page tables: a table of
+// mappings grouped by pfn (counting sort), 16 bytes per PTE and 4 per frame.
+class AllMappings {
+ public:
+  explicit AllMappings(const Model& model) {
+    const Pfn end = model.folios().end();
+    start_.assign(static_cast<size_t>(end) + 1, 0);
+    for (const auto& mm : model.mms())
+      mm->pt.ForEach(0, ~0ULL, [&](Vpn, Pfn p) {
+        if (p != kZeroPfn) ++start_[p];
+      });
+    uint32_t sum = 0;
+    for (uint32_t& c : start_) {
+      uint32_t n = c;
+      c = sum;
+      sum += n;
+    }
+    flat_.resize(sum);
+    std::vector<uint32_t> next(start_.begin(), start_.end() - 1);
+    for (const auto& mm : model.mms())
+      mm->pt.ForEach(0, ~0ULL, [&](Vpn addr, Pfn p) {
+        if (p != kZeroPfn) flat_[next[p]++] = {mm.get(), addr};
+      });
+  }
+  std::span<const Mapping> Of(Pfn p) const {
+    if (p + 1 >= start_.size()) return {};
+    return {flat_.data() + start_[p], start_[p + 1] - start_[p]};
+  }
+
+ private:
+  std::vector<uint32_t> start_;  // pfn -> first index in flat_ (and start_[end] = total)
+  std::vector<Mapping> flat_;
+};
 
 }  // namespace
 
@@ -79,22 +154,15 @@ void Oracle::CheckAll(const Model& model, const std::string& where, OracleReport
 
 void Oracle::WalkAll(const Model& model, const std::string& where, OracleReport* report) {
   ++report->checks;
-  // The truth for every folio in one pass over all page tables.
-  std::map<Pfn, std::vector<std::pair<const Mm*, Vpn>>> truth;
-  for (const auto& mm : model.mms())
-    mm->pt.ForEach(0, ~0ULL, [&](Vpn addr, Pfn p) {
-      if (p != kZeroPfn) truth[p].emplace_back(mm.get(), addr);
-    });
+  const AllMappings truth(model);
   auto live = LiveVmas(model);
-  static const std::vector<std::pair<const Mm*, Vpn>> kNone;
   model.folios().ForEachLive([&](const Folio& f) {
     if (f.kind != FolioKind::kAnon) return;
-    auto it = truth.find(f.pfn);
-    WalkResult r = WalkWithTruth(model, f, live, it == truth.end() ? kNone : it->second);
+    WalkResult r = WalkWithTruth(model, f, live, truth.Of(f.pfn));
     ++report->walks;
     report->candidates += r.candidates;
     report->false_positives += r.false_positives;
-    report->visited_per_walk.push_back(r.candidates);
+    ++report->visited_histogram[r.candidates];
     report->misses += static_cast<int64_t>(r.missed.size());
     for (const auto& [mm, addr] : r.missed)
       report->Note(fmt::format("{}: walk of folio {} missed process {} at page {:#x}", where,
@@ -189,7 +257,7 @@ void IncrementalOracle::Check(const std::string& where, bool full, OracleReport*
     ++report->walks;
     report->candidates += r.candidates;
     report->false_positives += r.false_positives;
-    report->visited_per_walk.push_back(r.candidates);
+    ++report->visited_histogram[r.candidates];
     report->misses += static_cast<int64_t>(r.missed.size());
     for (const auto& [mm, addr] : r.missed)
       report->Note(fmt::format("{}: walk of folio {} missed process {} at page {:#x}", where,

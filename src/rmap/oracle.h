@@ -32,7 +32,14 @@ struct OracleReport {
   int64_t misses = 0;
   int64_t false_positives = 0;
   int64_t invariant_failures = 0;
-  std::vector<int64_t> visited_per_walk;  // candidates per walk, for distributions
+  // Walks by number of candidates (candidates -> walks): distributions without a
+  // number per walk, so that 50 million walks cost a few map nodes.
+  std::map<int64_t, int64_t> visited_histogram;
+  // The i-th smallest number of candidates over all walks (0 if i is out of range);
+  // Percentile(q) is the one at round(q * (walks - 1)).
+  int64_t VisitedAt(int64_t i) const;
+  int64_t VisitedPercentile(double q) const;
+  int64_t VisitedMax() const { return visited_histogram.empty() ? 0 : visited_histogram.rbegin()->first; }
   int64_t objects_visited = 0;            // the schemes' own cost (WalkCost)
   std::map<std::string, int64_t> locks;   // lock class -> acquisitions
   std::vector<std::string> messages;      // the first few failures, in plain words
