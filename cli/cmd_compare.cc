@@ -112,6 +112,7 @@ Runner AddCompare(CLI::App& app) {
         opt.check_each_statement = !o->no_check;
         opt.reclaim_at_end = o->reclaim != "none";
         opt.reclaim_at_observe = o->reclaim == "observe";
+        opt.observation_state = false;  // compare reports costs, never the page snapshots
         std::string error;
         if (!RunSim(*sc, opt, &r.res, &error)) {
           std::fprintf(stderr, "rmaplab compare: %s\n", error.c_str());

@@ -57,3 +57,9 @@ add_test(NAME report.chromium
          COMMAND bash ${CMAKE_SOURCE_DIR}/cmake/report_chromium.sh $<TARGET_FILE:rmaplab>
                  ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}/report-chromium-test)
 set_tests_properties(report.chromium PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+
+# The data-centre generator and measurement through the CLI, at a small size (the full
+# 10,000-process fleet is `make bench`'s, never a test's).
+add_test(NAME bench.datacentre
+         COMMAND bash ${CMAKE_SOURCE_DIR}/cmake/bench_datacentre.sh $<TARGET_FILE:rmaplab>
+                 ${CMAKE_BINARY_DIR}/bench-datacentre-test)

@@ -58,4 +58,31 @@ std::vector<Workload> Workloads(int scale) {
   return w;
 }
 
+Workload DataCentre(const DataCentreShape& d) {
+  std::string s = fmt::format("# data-centre fleet: {} families x {} processes, {} VMAs x {} pages each\n",
+                              d.families, d.procs, d.vmas, d.vma_pages);
+  // Every process writes every page of every VMA, one statement per VMA (the one-page
+  // gaps would stop a single write with SIGSEGV).
+  auto write_all = [&](const std::string& proc) {
+    for (int v = 0; v < d.vmas; ++v)
+      s += fmt::format("{} write {} {}\n", proc, int64_t{v} * (d.vma_pages + 1), d.vma_pages);
+  };
+  for (int f = 0; f < d.families; ++f) {
+    std::string p = fmt::format("F{}", f);
+    s += fmt::format("process {}\n", p);
+    for (int v = 0; v < d.vmas; ++v)
+      s += fmt::format("{} mmap {} {} rw-\n", p, int64_t{v} * (d.vma_pages + 1), d.vma_pages);
+    write_all(p);
+    for (int c = 1; c < d.procs; ++c) {
+      std::string child = fmt::format("{}c{}", p, c);
+      s += fmt::format("{} fork {}\n", p, child);
+      write_all(child);
+    }
+  }
+  return {"datacentre",
+          fmt::format("{} processes, {} VMAs, {} resident pages", d.processes(), d.total_vmas(),
+                      d.resident_pages()),
+          s};
+}
+
 }  // namespace rmaplab::bench

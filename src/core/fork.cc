@@ -24,7 +24,7 @@ Mm* Kernel::dup_mm(Mm& parent, const std::string& name) {
       tmp->anon_vma = nullptr;
     }
     tmp->vm_flags &= ~VM_LOCKED_MASK;
-    child->vmas.Insert(tmp);
+    child->vmas.Append(tmp);  // parent.vmas is walked in address order
     if (tmp->vm_flags & VM_WIPEONFORK) continue;
     if (!mpnt->anon_vma) continue;  // vma_needs_copy(): faults will fill it
     // copy_present_ptes(): anon pages become shared (PageAnonExclusive cleared).
@@ -48,10 +48,8 @@ void Kernel::exit_mmap(Mm& mm) {
   for (auto& [start, v] : mm.vmas) all.push_back(v);
   for (Vma* v : all) zap_range(*v, v->vm_start, v->vm_end);
   for (Vma* v : all) scheme_.unlink_anon_vmas(*v);
-  for (Vma* v : all) {
-    mm.vmas.Erase(v);
-    vm_area_free(v);
-  }
+  mm.vmas.Clear();
+  for (Vma* v : all) vm_area_free(v);
   mm.alive = false;
   scheme_.mm_exited(mm);
 }

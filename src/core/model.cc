@@ -132,6 +132,17 @@ bool Model::PteMapsFolio(const Mm& mm, Vpn addr, const Folio& folio) const {
   return pfn != kNoPfn && pfn >= folio.pfn && pfn < folio.pfn + folio.nr_pages;
 }
 
+CoreBytes Model::MemoryBytes() const {
+  CoreBytes b;
+  b.folios = folios_.bytes();
+  for (const auto& mm : mms_) {
+    b.page_tables += mm->pt.bytes();
+    b.vmas += mm->vmas.size() * (sizeof(Vma) + PageTable::kMapNodeBytes);
+    b.mms += sizeof(Mm) + mm->name.capacity();
+  }
+  return b;
+}
+
 std::vector<std::string> Model::CheckInvariants() const {
   std::vector<std::string> bad;
   std::map<Pfn, int64_t> census;

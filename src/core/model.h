@@ -60,6 +60,13 @@ struct CoreStats {
   int64_t folio_alloc = 0, folio_free = 0;
 };
 
+// What the model core (not the scheme) holds in memory, in bytes: folio frames, page
+// tables, VMAs with their tree nodes, mms. For docs/performance.md's per-page budget.
+struct CoreBytes {
+  uint64_t folios = 0, page_tables = 0, vmas = 0, mms = 0;
+  uint64_t total() const { return folios + page_tables + vmas + mms; }
+};
+
 class Model {
  public:
   explicit Model(Scheme* scheme);
@@ -124,6 +131,7 @@ class Model {
   FolioPool& folios() { return folios_; }
   const FolioPool& folios() const { return folios_; }
   const CoreStats& stats() const { return stats_; }
+  CoreBytes MemoryBytes() const;
   std::vector<std::string> CheckInvariants() const;
 
   // --- services for schemes (what kernel rmap code may look at) ----------------------

@@ -39,6 +39,9 @@ class PageTable {
   // pte_mkdirty / pte_mkclean of a present PTE.
   void SetDirty(Vpn vpn, bool dirty);
   uint64_t present() const { return present_; }
+  // Bytes the table holds: its leaves and their index nodes (std::map node estimate).
+  uint64_t bytes() const { return leaves_.size() * (sizeof(Leaf) + kMapNodeBytes); }
+  static constexpr uint64_t kMapNodeBytes = 48;  // rb-tree node header + key + pointer
   // From now on, append every change of a PTE's frame to *log (nullptr: stop).
   void set_log(std::vector<PteChange>* log, const void* owner) {
     log_ = log;

@@ -47,6 +47,11 @@ void VmaTree::Insert(Vma* vma) {
   assert(inserted);
 }
 
+void VmaTree::Append(Vma* vma) {
+  assert(map_.empty() || std::prev(map_.end())->second->vm_end <= vma->vm_start);
+  map_.emplace_hint(map_.end(), vma->vm_start, vma);
+}
+
 void VmaTree::Erase(Vma* vma) {
   auto it = map_.find(vma->vm_start);
   assert(it != map_.end() && it->second == vma);

@@ -57,7 +57,12 @@ class VmaTree {
   Vma* PrevOf(Vpn addr) const;
 
   void Insert(Vma* vma);
+  // Insert of a VMA above every VMA in the tree, in amortised O(1) (dup_mmap()'s
+  // in-order copy; the kernel bulk-copies the maple tree, __mt_dup(), in O(n)).
+  void Append(Vma* vma);
   void Erase(Vma* vma);
+  // Removes every VMA in O(n) (exit_mmap()'s __mt_destroy()); the VMAs are the caller's.
+  void Clear() { map_.clear(); }
   // Re-keys vma after its vm_start changed from old_start.
   void Rekey(Vma* vma, Vpn old_start);
 

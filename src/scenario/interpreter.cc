@@ -76,6 +76,7 @@ class Interpreter {
     res->counters = model_.scheme().Counters();
     res->live_bytes = LiveBytes();
     res->core = model_.stats();
+    res->core_bytes = model_.MemoryBytes();
   }
 
  private:
@@ -188,6 +189,7 @@ class Interpreter {
     p.line = line;
     std::unordered_map<Pfn, int64_t> frames;
     for (const auto& mmp : model_.mms()) {
+      if (!opt_.observation_state) break;
       const Mm& mm = *mmp;
       ObsProcess op;
       op.name = mm.name;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "core/model.h"
 #include "rmap/oracle.h"
 #include "rmaplab/observation.h"
 #include "rmaplab/scenario.h"
@@ -26,6 +27,10 @@ struct SimOptions {
   // go to SimResult::reclaim.
   bool reclaim_at_observe = false;
   bool reclaim_at_end = false;
+  // false: observation points record only their label, line and the kernel object
+  // counts, no processes, VMAs or pages (cost-only runs: compare, bench at scale, where
+  // the end snapshot of 50M pages would cost more than the run).
+  bool observation_state = true;
   // Called at every observation point (each `observe`, then "end") with the model's
   // state there: pictures (rmaplab graph) and reports look at it.
   std::function<void(const Model& model, const ObsPoint& point)> on_observe;
@@ -41,6 +46,7 @@ struct SimResult {
   int64_t live_bytes = 0;  // the scheme's metadata bytes at the end
   int64_t peak_bytes = 0;  // the most metadata bytes live after any statement
   CoreStats core;
+  CoreBytes core_bytes;  // the model core's memory at the end (Model::MemoryBytes)
 };
 
 // Runs the scenario. Returns false (with *error) only for an unknown scheme.

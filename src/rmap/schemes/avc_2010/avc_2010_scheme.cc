@@ -22,7 +22,11 @@ constexpr const char* kWalkLock = "anon_vma->lock(spin)";
 Avc2010Scheme::~Avc2010Scheme() {
   // Objects of processes still alive when the model is destroyed.
   for (AnonVma* av : live_) {
-    for (Avc* avc : av->head) delete avc;
+    for (Avc* avc = av->head.front(); avc;) {
+      Avc* next = avc->same_anon_vma.next;
+      delete avc;
+      avc = next;
+    }
     delete av;
   }
 }
@@ -32,7 +36,7 @@ VmaState& Avc2010Scheme::State(Vma& vma) {
   return *static_cast<VmaState*>(vma.rmap);
 }
 
-const std::deque<Avc*>* Avc2010Scheme::Chain(const Vma& vma) {
+const AvcChain* Avc2010Scheme::Chain(const Vma& vma) {
   return vma.rmap ? &static_cast<const VmaState*>(vma.rmap)->chain : nullptr;
 }
 
@@ -80,7 +84,7 @@ void Avc2010Scheme::anon_vma_chain_link(Vma& vma, Avc* avc, AnonVma* av) {
   avc->anon_vma = av;
   State(vma).chain.push_front(avc);
   ++locks_;
-  avc->same_anon_vma = av->head.insert(av->head.end(), avc);
+  av->head.push_back(avc);
   if (in_fork_)
     ++fork_avcs_;
   else
@@ -119,7 +123,7 @@ int Avc2010Scheme::anon_vma_prepare(Vma& vma) {
   avc->vma = &vma;
   avc->anon_vma = av;
   State(vma).chain.push_front(avc);
-  avc->same_anon_vma = av->head.insert(av->head.begin(), avc);
+  av->head.push_front(avc);
   NoteChain(vma);
   return 0;
 }
@@ -156,7 +160,7 @@ int Avc2010Scheme::anon_vma_fork(Vma& dst, const Vma& src) {
 void Avc2010Scheme::anon_vma_unlink(Avc* avc) {
   AnonVma* av = avc->anon_vma;
   ++locks_;
-  av->head.erase(avc->same_anon_vma);
+  av->head.erase(avc);
   if (av->head.empty()) anon_vma_free(av);
 }
 
@@ -169,9 +173,11 @@ void Avc2010Scheme::unlink_anon_vmas(Vma& vma) {
     return;
   }
   auto& chain = State(vma).chain;
-  for (Avc* avc : chain) {
+  for (Avc* avc = chain.front(); avc;) {
+    Avc* next = avc->same_vma.next;
     anon_vma_unlink(avc);
     anon_vma_chain_free(avc);
+    avc = next;
   }
   chain.clear();
   vma.anon_vma = nullptr;
@@ -303,7 +309,8 @@ std::vector<std::string> Avc2010Scheme::CheckInvariants() const {
         if (!seen.insert(avc->anon_vma).second)
           bad.push_back(fmt::format("VMA #{}: two AVCs to av{}", v->id, avc->anon_vma->id));
         if (avc->anon_vma == v->anon_vma) has_own = true;
-        if (*avc->same_anon_vma != avc)
+        const Avc* p = avc->same_anon_vma.prev;
+        if (p ? p->same_anon_vma.next != avc : avc->anon_vma->head.front() != avc)
           bad.push_back(fmt::format("VMA #{}: AVC not on av{}'s list", v->id, avc->anon_vma->id));
       }
       if (!has_own) bad.push_back(fmt::format("VMA #{}: no AVC to its own anon_vma", v->id));

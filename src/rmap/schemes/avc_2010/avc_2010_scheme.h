@@ -14,13 +14,12 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
-#include <list>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "rmap/intrusive_list.h"
 #include "rmap/scheme.h"
 
 namespace rmaplab::avc_2010 {
@@ -32,19 +31,21 @@ struct AnonVma;
 struct Avc {
   Vma* vma = nullptr;
   AnonVma* anon_vma = nullptr;
-  std::list<Avc*>::iterator same_anon_vma;  // position in anon_vma->head
+  ListLink<Avc> same_vma;       // on vma->anon_vma_chain
+  ListLink<Avc> same_anon_vma;  // on anon_vma->head
 };
 
 // struct anon_vma (2.6.34): spinlock_t lock (4), atomic_t ksm_refcount (4, CONFIG_KSM),
 // struct list_head head (16) = 24 bytes on x86_64 without spinlock debugging.
 struct AnonVma : AnonVmaBase {
-  std::list<Avc*> head;  // same_anon_vma list, in link order
+  IntrusiveList<Avc, &Avc::same_anon_vma> head;  // same_anon_vma list, in link order
   uint64_t id = 0;       // for dumps and messages only
 };
 
 // vma->anon_vma_chain: newest first (list_add()), so the oldest anon_vma is last.
+using AvcChain = IntrusiveList<Avc, &Avc::same_vma>;
 struct VmaState : SchemeVmaState {
-  std::deque<Avc*> chain;
+  AvcChain chain;
 };
 
 class Avc2010Scheme : public Scheme {
@@ -84,7 +85,7 @@ class Avc2010Scheme : public Scheme {
 
   // For tests and pictures.
   const std::set<AnonVma*>& anon_vmas() const { return live_; }
-  static const std::deque<Avc*>* Chain(const Vma& vma);
+  static const AvcChain* Chain(const Vma& vma);
 
  private:
   static VmaState& State(Vma& vma);

@@ -36,7 +36,7 @@ LinuxVmaState& LinuxScheme::State(Vma& vma) {
   return *static_cast<LinuxVmaState*>(vma.rmap);
 }
 
-const std::deque<Avc*>* LinuxScheme::Chain(const Vma& vma) {
+const AvcList* LinuxScheme::Chain(const Vma& vma) {
   return vma.rmap ? &static_cast<const LinuxVmaState*>(vma.rmap)->chain : nullptr;
 }
 
@@ -180,25 +180,38 @@ void LinuxScheme::unlink_anon_vmas(Vma& vma) {
     return;
   }
   auto& chain = State(vma).chain;
-  std::deque<Avc*> kept;
-  for (Avc* avc : chain) {
+  Avc* kept = nullptr;  // AVCs whose anon_vma emptied, linked through same_vma.next
+  for (Avc* avc = *chain.begin(); avc;) {
+    Avc* next = avc->same_vma.next;
     AnonVma* av = avc->anon_vma;
     av->rb_root.Erase(avc);
     if (av->rb_root.empty()) {
       av->parent->num_children--;
-      kept.push_back(avc);
-      continue;
+      avc->same_vma.next = kept;
+      kept = avc;
+    } else {
+      anon_vma_chain_free(avc);
     }
-    anon_vma_chain_free(avc);
+    avc = next;
   }
   chain.clear();
   if (vma.anon_vma) {
     AV(vma.anon_vma)->num_active_vmas--;
     vma.anon_vma = nullptr;
   }
-  for (Avc* avc : kept) {
-    put_anon_vma(avc->anon_vma);
-    anon_vma_chain_free(avc);
+  // The kernel puts them newest first; `kept` is reversed, so restore that order.
+  Avc* order = nullptr;
+  while (kept) {
+    Avc* next = kept->same_vma.next;
+    kept->same_vma.next = order;
+    order = kept;
+    kept = next;
+  }
+  while (order) {
+    Avc* next = order->same_vma.next;
+    put_anon_vma(order->anon_vma);
+    anon_vma_chain_free(order);
+    order = next;
   }
 }
 

@@ -12,13 +12,14 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <set>
+#include <unordered_set>
 #include <string>
 #include <vector>
 
 #include "rmap/interval_tree.h"
+#include "rmap/intrusive_list.h"
 #include "rmap/scheme.h"
 
 namespace rmaplab::linux_rmap {
@@ -33,7 +34,11 @@ struct Avc {
   Pgoff last = 0;   // last pgoff of vma (inclusive)
   uint64_t id = 0;  // breaks ties between equal starts in the tree
   IntervalNode<Avc> node;  // the kernel's avc->rb (+ rb_subtree_last)
+  ListLink<Avc> same_vma;  // the kernel's avc->same_vma, on vma->anon_vma_chain
 };
+
+// vma->anon_vma_chain: newest first (head = front), as list_add() builds it.
+using AvcList = IntrusiveList<Avc, &Avc::same_vma>;
 
 // struct anon_vma. 96 bytes in 6.18.
 struct AnonVma : AnonVmaBase {
@@ -48,9 +53,8 @@ struct AnonVma : AnonVmaBase {
   uint64_t id = 0;
 };
 
-// vma->anon_vma_chain: newest first (head = front), as list_add() builds it.
 struct LinuxVmaState : SchemeVmaState {
-  std::deque<Avc*> chain;
+  AvcList chain;
 };
 
 class LinuxScheme : public Scheme {
@@ -86,8 +90,8 @@ class LinuxScheme : public Scheme {
   std::string FolioMappingNode(const Folio& folio) const override;
 
   // For pictures and tests.
-  const std::set<AnonVma*>& anon_vmas() const { return live_; }
-  static const std::deque<Avc*>* Chain(const Vma& vma);
+  const std::unordered_set<AnonVma*>& anon_vmas() const { return live_; }
+  static const AvcList* Chain(const Vma& vma);
 
  private:
   static LinuxVmaState& State(Vma& vma);
@@ -105,7 +109,7 @@ class LinuxScheme : public Scheme {
 
   ObjectStats av_stats_, avc_stats_;
   std::map<std::string, int64_t> counters_;
-  std::set<AnonVma*> live_;
+  std::unordered_set<AnonVma*> live_;  // O(1) insert and erase: forks of big mms stay linear
   uint64_t next_av_id_ = 1, next_avc_id_ = 1;
 };
 
