@@ -265,7 +265,7 @@ Runner AddBench(CLI::App& app) {
   struct Opts {
     std::string benchmarks, schemes = "all", vs_native, json, traces = "traces";
     int scale = 1, repeat = 3;
-    bool datacentre = false, reclaim = false;
+    bool datacentre = false, reclaim = false, no_oracle = false;
     bench::DataCentreShape dc;
     std::string emit;
   };
@@ -282,6 +282,8 @@ Runner AddBench(CLI::App& app) {
   app.add_option("--vs-native", o->vs_native,
                  "Run this scenario natively once and in sim, and print the speed ratio");
   app.add_option("--json", o->json, "Write the measurements here");
+  app.add_flag("--no-oracle", o->no_oracle,
+               "Skip the runs with the oracle (full and incremental) on; their columns show -");
   app.add_flag("--datacentre", o->datacentre,
                "Run the generated data-centre fleet under each scheme (one child process "
                "each, oracle off) and print time, peak RSS and bytes per resident page");
@@ -396,26 +398,30 @@ Runner AddBench(CLI::App& app) {
         double t = Best(o->repeat, [&] { r = SimResult(); RunSim(*sc, opt, &r, &error); });
         SimOptions chk = opt;
         chk.check_each_statement = true;
-        SimResult rc;
-        double tc = Best(1, [&] { RunSim(*sc, chk, &rc, &error); });
-        SimOptions inc = chk;
-        inc.incremental_oracle = true;
-        SimResult ri;
-        double ti = Best(1, [&] { RunSim(*sc, inc, &ri, &error); });
-        if (rc.oracle.misses || ri.oracle.misses != rc.oracle.misses)
-          std::fprintf(stderr, "rmaplab bench: %s under %s: the oracle found %lld misses (incremental: %lld)\n",
-                       w.name.c_str(), scheme.c_str(), (long long)rc.oracle.misses,
-                       (long long)ri.oracle.misses);
+        SimResult rc, ri;
+        double tc = 0, ti = 0;
+        if (!o->no_oracle) {
+          tc = Best(1, [&] { RunSim(*sc, chk, &rc, &error); });
+          SimOptions inc = chk;
+          inc.incremental_oracle = true;
+          ti = Best(1, [&] { RunSim(*sc, inc, &ri, &error); });
+          if (rc.oracle.misses || ri.oracle.misses != rc.oracle.misses)
+            std::fprintf(stderr, "rmaplab bench: %s under %s: the oracle found %lld misses (incremental: %lld)\n",
+                         w.name.c_str(), scheme.c_str(), (long long)rc.oracle.misses,
+                         (long long)ri.oracle.misses);
+        }
         // An event: one statement, or one page fault a touch statement made.
         double events = static_cast<double>(r.statements + r.core.faults);
-        std::printf("%-22s %-14s %9lld %10lld %10.2f %12.0f %12.0f %14.0f %14.0f\n", w.name.c_str(),
+        auto rate = [&](double secs) { return secs > 0 ? fmt::format("{:.0f}", events / secs) : std::string("-"); };
+        std::printf("%-22s %-14s %9lld %10lld %10.2f %12.0f %12.0f %14s %14s\n", w.name.c_str(),
                     scheme.c_str(), (long long)r.statements, (long long)r.core.faults, t * 1e3,
-                    r.statements / t, events / t, events / tc, events / ti);
-        rows.push_back({{"workload", w.name}, {"scheme", scheme}, {"statements", r.statements},
-                        {"faults", r.core.faults}, {"seconds", t}, {"events_per_second", events / t},
-                        {"events_per_second_oracle", events / tc},
-                        {"events_per_second_oracle_incremental", events / ti},
-                        {"peak_bytes", r.peak_bytes}});
+                    r.statements / t, events / t, rate(tc).c_str(), rate(ti).c_str());
+        nlohmann::json row = {{"workload", w.name}, {"scheme", scheme}, {"statements", r.statements},
+                              {"faults", r.core.faults}, {"seconds", t},
+                              {"events_per_second", events / t}, {"peak_bytes", r.peak_bytes}};
+        if (tc > 0) row["events_per_second_oracle"] = events / tc;
+        if (ti > 0) row["events_per_second_oracle_incremental"] = events / ti;
+        rows.push_back(row);
       }
     }
     for (const auto& path : traces) {

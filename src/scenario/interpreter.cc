@@ -56,15 +56,15 @@ class Interpreter {
       const Fingerprint before = inc ? Structure() : Fingerprint{};
       Execute(st, res);
       ++res->statements;
-      std::string where = fmt::format("{}:{} ({})", obs.scenario, st.pos.line, OpName(st.kind));
+      auto where = [&] { return fmt::format("{}:{} ({})", obs.scenario, st.pos.line, OpName(st.kind)); };
       if (inc) {
         bool touch = st.kind == OpKind::kRead || st.kind == OpKind::kWrite;
-        inc->Check(where, !touch || Structure() != before, &res->oracle);
+        inc->Check(where(), !touch || Structure() != before, &res->oracle);
       } else if (opt_.check_each_statement) {
-        Oracle::CheckAll(model_, where, &res->oracle);
+        Oracle::CheckAll(model_, where(), &res->oracle);
       }
       if (opt_.reclaim_at_observe && st.kind == OpKind::kObserve)
-        Oracle::WalkAll(model_, where + " reclaim", &res->reclaim);
+        Oracle::WalkAll(model_, where() + " reclaim", &res->reclaim);
       res->peak_bytes = std::max(res->peak_bytes, LiveBytes());
     }
     if (inc) inc->Check(fmt::format("{}: end", obs.scenario), true, &res->oracle);
