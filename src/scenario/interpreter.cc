@@ -183,13 +183,10 @@ class Interpreter {
     res->observation.walks->push_back(std::move(w));
   }
 
-  ObsPoint Observe(std::optional<std::string> label, int line) {
-    ObsPoint p;
-    p.label = std::move(label);
-    p.line = line;
+  // The processes, VMAs and pages of the arena at an observation point.
+  void Snapshot(ObsPoint* p) const {
     std::unordered_map<Pfn, int64_t> frames;
     for (const auto& mmp : model_.mms()) {
-      if (!opt_.observation_state) break;
       const Mm& mm = *mmp;
       ObsProcess op;
       op.name = mm.name;
@@ -228,8 +225,15 @@ class Interpreter {
         }
         op.pages.push_back(pg);
       });
-      p.processes.push_back(std::move(op));
+      p->processes.push_back(std::move(op));
     }
+  }
+
+  ObsPoint Observe(std::optional<std::string> label, int line) {
+    ObsPoint p;
+    p.label = std::move(label);
+    p.line = line;
+    if (opt_.observation_state) Snapshot(&p);  // cost-only runs keep just the counts
     std::map<std::string, ObsCount> kernel;
     for (const auto& [name, s] : model_.scheme().Objects()) kernel[name] = {s.alloc, s.free};
     p.kernel = std::move(kernel);
