@@ -77,6 +77,7 @@ bench: build
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 ASAN_BUILD ?= build-asan
+test-asan: EXTRA_DEBS = $(TEST_DEBS)
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DRMAPLAB_SANITIZE=ON -DRMAPLAB_SHARED_DIR=$(SHARED)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
