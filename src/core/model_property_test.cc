@@ -423,6 +423,7 @@ std::string Harness::DoMadvise(RefProc& rp, const Op& op) {
       case MadviseBehavior::kKeeponfork: p.wipeonfork = false; break;
       case MadviseBehavior::kHugepage: p.hugepage = true; p.nohugepage = false; break;
       case MadviseBehavior::kNohugepage: p.nohugepage = true; p.hugepage = false; break;
+      default: break;  // the replay-only hints (kNormal..kDodump) are never drawn here
     }
   }
   if (!want && hole) want = -ENOMEM;
