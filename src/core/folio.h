@@ -50,7 +50,7 @@ struct File {
 // fixed chunks (like the kernel's memmap sections): a reference stays valid while others
 // are allocated, and growth never copies or doubles the pool. A chunk is 4096 frames
 // (96 KiB): small enough that a model of a small scenario does not pay for initialising
-// a large first chunk (a 1.5 MiB chunk was half the cost of a fuzzer input), large enough
+// a large first chunk (a 1.5 MiB one was half the model's time on a fuzzer input), large enough
 // that the chunk table stays negligible (8 bytes per 4096 pages).
 class FolioPool {
  public:
