@@ -50,6 +50,10 @@ add_test(NAME conform.native.all
           ${RMAPLAB_SHARED_DIR}/scenarios ${CMAKE_SOURCE_DIR}/tests/scenarios ${CMAKE_SOURCE_DIR}/tests/regress
           ${CMAKE_SOURCE_DIR}/bench/workloads)
 set_tests_properties(conform.native.all PROPERTIES SKIP_RETURN_CODE 77)
+add_test(NAME conform.native.concurrent
+  COMMAND bash ${CMAKE_SOURCE_DIR}/cmake/conform_concurrent.sh $<TARGET_FILE:rmaplab>
+          ${RMAPLAB_SHARED_DIR}/scenarios)
+set_tests_properties(conform.native.concurrent PROPERTIES SKIP_RETURN_CODE 77)
 
 # The HTML report renders in headless Chromium (no network, no console errors, charts
 # with non-empty boxes, a screenshot): cmake/report_chromium.sh; skipped without chromium.

@@ -75,9 +75,15 @@ std::string TracingDir(std::string* why) {
   return "/sys/kernel/tracing";
 }
 
+std::recursive_mutex& LibtracefsMutex() {
+  static std::recursive_mutex m;
+  return m;
+}
+
 std::unique_ptr<KmemTracer> KmemTracer::Start(const std::vector<pid_t>& pids, std::string* why) {
   std::string dir = TracingDir(why);
   if (dir.empty()) return nullptr;
+  std::lock_guard lock(LibtracefsMutex());
   std::unique_ptr<KmemTracer> t(new KmemTracer());
   static std::atomic<int> counter{0};
   std::string name = fmt::format("rmaplab-{}-{}", getpid(), counter++);
@@ -114,6 +120,7 @@ std::unique_ptr<KmemTracer> KmemTracer::Start(const std::vector<pid_t>& pids, st
 }
 
 KmemTracer::~KmemTracer() {
+  std::lock_guard lock(LibtracefsMutex());
   if (instance_) {
     tracefs_trace_off(instance_);
     tracefs_event_disable(instance_, nullptr, nullptr);
@@ -126,6 +133,7 @@ KmemTracer::~KmemTracer() {
 }
 
 KmemCounts KmemTracer::Read() {
+  std::lock_guard lock(LibtracefsMutex());
   tracefs_iterate_raw_events(tep_, instance_, nullptr, 0, OnEvent, &counts_);
   return counts_;
 }

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -52,5 +53,11 @@ class KmemTracer {
 // Where tracefs is mounted, mounting it at /sys/kernel/tracing if needed; empty if
 // impossible (with the reason).
 std::string TracingDir(std::string* why);
+
+// libtracefs (1.6) fills static caches such as the tracing directory lazily and without a
+// lock: two threads opening instances at once (`conform -j 2`) both strdup the path and
+// one copy leaks (LeakSanitizer found it). Every libtracefs call is made under this lock
+// (recursive: a failed KmemTracer::Start runs the destructor while holding it).
+std::recursive_mutex& LibtracefsMutex();
 
 }  // namespace rmaplab::native

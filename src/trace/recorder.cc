@@ -235,6 +235,7 @@ RecordResult Record(const RecordOptions& opt) {
 
   static std::atomic<int> counter{0};
   std::string name = fmt::format("rmaplab-rec-{}-{}", getpid(), counter++);
+  std::unique_lock tracefs_lock(native::LibtracefsMutex());  // see LibtracefsMutex()
   tracefs_instance* inst = tracefs_instance_create(name.c_str());
   if (!inst) {
     kill(root, SIGKILL);
@@ -266,6 +267,7 @@ RecordResult Record(const RecordOptions& opt) {
             tracefs_event_enable(inst, "kmem", "kmem_cache_free") == 0 &&
             tracefs_trace_on(inst) == 0;
   auto cleanup = [&] {
+    std::lock_guard lock(native::LibtracefsMutex());
     tracefs_trace_off(inst);
     tracefs_event_disable(inst, nullptr, nullptr);
     tracefs_instance_file_write(inst, "set_event_pid", "");
@@ -281,6 +283,7 @@ RecordResult Record(const RecordOptions& opt) {
     cleanup();
     return res;
   }
+  tracefs_lock.unlock();
 
   // Read the ring buffers while the workload runs.
   Collector col;
