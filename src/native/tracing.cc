@@ -75,6 +75,46 @@ std::string TracingDir(std::string* why) {
   return "/sys/kernel/tracing";
 }
 
+namespace {
+bool ReadWholeFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return !out->empty();
+}
+}  // namespace
+
+tep_handle* LoadEventFormats(const std::string& dir, const std::vector<std::string>& events,
+                             std::string* why) {
+  tep_handle* tep = tep_alloc();
+  if (!tep) {
+    *why = "tep_alloc failed";
+    return nullptr;
+  }
+  std::string text;
+  if (!ReadWholeFile(dir + "/events/header_page", &text) ||
+      tep_parse_header_page(tep, text.data(), text.size(), sizeof(long)) != 0) {
+    *why = fmt::format("cannot read or parse {}/events/header_page", dir);
+    tep_free(tep);
+    return nullptr;
+  }
+  for (const std::string& e : events) {
+    std::string system = e.substr(0, e.find('/'));
+    if (!ReadWholeFile(fmt::format("{}/events/{}/format", dir, e), &text) ||
+        tep_parse_event(tep, text.data(), text.size(), system.c_str()) != 0) {
+      *why = fmt::format("cannot read or parse the format of trace event {} in {}", e, dir);
+      tep_free(tep);
+      return nullptr;
+    }
+  }
+  // As tracefs_local_events_system() leaves it: one buffer per CPU, the kernel's long.
+  tep_set_cpus(tep, static_cast<int>(sysconf(_SC_NPROCESSORS_CONF)));
+  tep_set_long_size(tep, tep_get_header_page_size(tep));
+  return tep;
+}
+
 std::recursive_mutex& LibtracefsMutex() {
   static std::recursive_mutex m;
   return m;
@@ -96,8 +136,12 @@ std::unique_ptr<KmemTracer> KmemTracer::Start(const std::vector<pid_t>& pids, st
   t->dir_ = idir ? idir : "";
   free(idir);
   t->cleanup_slot_ = RegisterTracingInstance(t->dir_.c_str());
-  const char* systems[] = {"kmem", nullptr};
-  t->tep_ = tracefs_local_events_system(dir.c_str(), systems);
+  std::string fmt_why;
+  t->tep_ = LoadEventFormats(dir, {"kmem/kmem_cache_alloc", "kmem/kmem_cache_free"}, &fmt_why);
+  if (!t->tep_) {
+    *why = fmt_why;
+    return nullptr;
+  }
   std::string pidlist;
   for (pid_t p : pids) pidlist += fmt::format("{} ", p);
   bool ok = t->tep_ &&

@@ -246,8 +246,12 @@ RecordResult Record(const RecordOptions& opt) {
   char* idir = tracefs_instance_get_dir(inst);
   int slot = native::RegisterTracingInstance(idir);
   free(idir);
-  const char* systems[] = {"raw_syscalls", "sched", "task", "exceptions", "kmem", nullptr};
-  tep_handle* tep = tracefs_local_events_system(tdir.c_str(), systems);
+  std::string fmt_why;
+  tep_handle* tep = native::LoadEventFormats(
+      tdir, {"raw_syscalls/sys_enter", "raw_syscalls/sys_exit", "task/task_newtask",
+             "sched/sched_process_exit", "exceptions/page_fault_user",
+             "exceptions/page_fault_kernel", "kmem/kmem_cache_alloc", "kmem/kmem_cache_free"},
+      &fmt_why);
   std::string pidstr = std::to_string(root);
   bool ok = tep && tracefs_instance_set_buffer_size(inst, opt.buffer_kb_per_cpu, -1) == 0 &&
             tracefs_instance_file_write(inst, "trace_clock", "mono") > 0 &&
@@ -277,7 +281,7 @@ RecordResult Record(const RecordOptions& opt) {
     if (tep) tep_free(tep);
   };
   if (!ok) {
-    res.error = fmt::format("cannot set up tracing: {}", strerror(errno));
+    res.error = fmt::format("cannot set up tracing: {}", tep ? strerror(errno) : fmt_why);
     kill(root, SIGKILL);
     waitpid(root, nullptr, 0);
     cleanup();
