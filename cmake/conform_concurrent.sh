@@ -3,8 +3,9 @@
 # moment by `conform -j 2`, in fresh processes, ROUNDS times. Each must stay equal to its
 # kernel observation (the tracers must not count each other's objects), and under
 # `make test-asan` no run may leak: libtracefs 1.6's unlocked static caches leaked a strdup'd
-# path when two threads opened instances at once (fixed by native::LibtracefsMutex). The race
-# hit about one run in three, so 10 rounds miss it with probability ~2 %.
+# path when two threads opened instances at once (fixed by native::LibtracefsMutex). Without
+# the lock the race hit 2 of 40 runs (once tracer start-up got fast), so the sanitizer build's
+# 60 rounds miss it with probability ~5 %; the plain build runs 5 rounds.
 set -u
 rmaplab=$1; shared=$2; rounds=${3:-10}
 if [ "$(id -u)" != 0 ]; then

@@ -50,9 +50,15 @@ add_test(NAME conform.native.all
           ${RMAPLAB_SHARED_DIR}/scenarios ${CMAKE_SOURCE_DIR}/tests/scenarios ${CMAKE_SOURCE_DIR}/tests/regress
           ${CMAKE_SOURCE_DIR}/bench/workloads)
 set_tests_properties(conform.native.all PROPERTIES SKIP_RETURN_CODE 77)
+# 60 rounds under the sanitizers, where a leak is what it looks for (cmake/conform_concurrent.sh).
+if(RMAPLAB_SANITIZE)
+  set(RMAPLAB_CONCURRENT_ROUNDS 60)
+else()
+  set(RMAPLAB_CONCURRENT_ROUNDS 5)
+endif()
 add_test(NAME conform.native.concurrent
   COMMAND bash ${CMAKE_SOURCE_DIR}/cmake/conform_concurrent.sh $<TARGET_FILE:rmaplab>
-          ${RMAPLAB_SHARED_DIR}/scenarios)
+          ${RMAPLAB_SHARED_DIR}/scenarios ${RMAPLAB_CONCURRENT_ROUNDS})
 set_tests_properties(conform.native.concurrent PROPERTIES SKIP_RETURN_CODE 77)
 
 # The HTML report renders in headless Chromium (no network, no console errors, charts
