@@ -5,7 +5,9 @@
 # `make test-asan` no run may leak: libtracefs 1.6's unlocked static caches leaked a strdup'd
 # path when two threads opened instances at once (fixed by native::LibtracefsMutex). Without
 # the lock the race hit 2 of 40 runs (once tracer start-up got fast), so the sanitizer build's
-# 60 rounds miss it with probability ~5 %; the plain build runs 5 rounds.
+# 60 rounds miss it with probability ~5 %; the plain build runs 5 rounds. It also caught a
+# second race: native::TracingDir's getmntent() shares one static buffer between threads
+# (glibc's scanf pushback buffer leaked, 1 run in ~20-40); it now uses getmntent_r.
 set -u
 rmaplab=$1; shared=$2; rounds=${3:-10}
 if [ "$(id -u)" != 0 ]; then

@@ -57,9 +57,13 @@ std::string TracingDir(std::string* why) {
   }
   // The mount table, not tracefs_tracing_dir_is_mounted(): libtracefs 1.6 hands back a
   // strdup'd path through a const char** that nothing frees (LeakSanitizer found it).
+  // getmntent_r, not getmntent: conform's jobs call this at once, and getmntent's one static
+  // buffer raced (LeakSanitizer again: glibc's scanf pushback buffer leaked).
   if (FILE* mounts = setmntent("/proc/self/mounts", "r")) {
     std::string found;
-    while (mntent* m = getmntent(mounts))
+    mntent entry;
+    char buf[4096];
+    while (mntent* m = getmntent_r(mounts, &entry, buf, sizeof buf))
       if (strcmp(m->mnt_type, "tracefs") == 0) {
         found = m->mnt_dir;
         break;
@@ -136,16 +140,11 @@ std::unique_ptr<KmemTracer> KmemTracer::Start(const std::vector<pid_t>& pids, st
   t->dir_ = idir ? idir : "";
   free(idir);
   t->cleanup_slot_ = RegisterTracingInstance(t->dir_.c_str());
-  std::string fmt_why;
-  t->tep_ = LoadEventFormats(dir, {"kmem/kmem_cache_alloc", "kmem/kmem_cache_free"}, &fmt_why);
-  if (!t->tep_) {
-    *why = fmt_why;
-    return nullptr;
-  }
+  t->tep_ = LoadEventFormats(dir, {"kmem/kmem_cache_alloc", "kmem/kmem_cache_free"}, why);
+  if (!t->tep_) return nullptr;  // the destructor removes the instance
   std::string pidlist;
   for (pid_t p : pids) pidlist += fmt::format("{} ", p);
-  bool ok = t->tep_ &&
-            tracefs_instance_set_buffer_size(t->instance_, 8192, -1) == 0 &&
+  bool ok = tracefs_instance_set_buffer_size(t->instance_, 8192, -1) == 0 &&
             tracefs_event_file_write(t->instance_, "kmem", "kmem_cache_alloc", "filter",
                                      kAllocFilter) > 0 &&
             tracefs_event_file_write(t->instance_, "kmem", "kmem_cache_free", "filter",

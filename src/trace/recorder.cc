@@ -294,7 +294,10 @@ RecordResult Record(const RecordOptions& opt) {
   std::atomic<bool> stop{false};
   std::thread reader([&] {
     while (!stop) {
-      tracefs_iterate_raw_events(tep, inst, nullptr, 0, OnRecord, &col);
+      {
+        std::lock_guard lock(native::LibtracefsMutex());
+        tracefs_iterate_raw_events(tep, inst, nullptr, 0, OnRecord, &col);
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
@@ -357,9 +360,10 @@ RecordResult Record(const RecordOptions& opt) {
 
   stop = true;
   reader.join();
-  tracefs_trace_off(inst);
-  tracefs_iterate_raw_events(tep, inst, nullptr, 0, OnRecord, &col);
   {
+    std::lock_guard lock(native::LibtracefsMutex());
+    tracefs_trace_off(inst);
+    tracefs_iterate_raw_events(tep, inst, nullptr, 0, OnRecord, &col);
     long ncpu = sysconf(_SC_NPROCESSORS_CONF);
     char* dir = tracefs_instance_get_dir(inst);
     for (long cpu = 0; cpu < ncpu; ++cpu) {
